@@ -1,8 +1,39 @@
 //! mcp-builder: adds OAuth 2.1 authorization to Rust MCP servers built on rmcp.
+//!
+//! `main` only parses the command line, runs the command and maps the result
+//! to an exit code: 0 success, 1 failure (or `--check` found changes), 2 usage
+//! error.
 
-#![allow(dead_code)] // removed once the pipeline is wired
-
+mod apply;
+mod cli;
+mod commands;
 mod inspect;
 mod plan;
+mod providers;
+mod resolve;
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::AddAuth(args) => commands::add_auth::run(args),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            if err.downcast_ref::<resolve::UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

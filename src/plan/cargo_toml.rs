@@ -1,1 +1,921 @@
-//! (being written)
+//! Adds the generated code's dependencies to `Cargo.toml` (the package and,
+//! when it inherits dependencies, the workspace root), in memory.
+//!
+//! Edits go through `toml_edit`, so comments, key order, formatting and inline
+//! tables the user wrote are kept; a manifest that already has everything comes
+//! back byte for byte. This module never reads or writes a file, never removes
+//! a feature, never changes a version the user chose and never turns default
+//! features off on an existing dependency.
+//!
+//! Rules, for each wanted [`Dependency`]:
+//!
+//! - Found in the package (also renamed, `foo = { package = "name", .. }`,
+//!   also `name = { workspace = true }` read through the workspace's
+//!   `[workspace.dependencies]`): its version requirement must be compatible
+//!   with ours (same major version, or same minor for `0.x`), else an error;
+//!   features we need that it lacks are added to the package's entry.
+//! - Found only in `[workspace.dependencies]` while the package inherits its
+//!   dependencies: the package gains `name = { workspace = true }`, plus
+//!   `features = [..]` for what the workspace entry lacks.
+//! - Absent: the full spec is appended to `[dependencies]`, or to
+//!   `[workspace.dependencies]` with `name = { workspace = true }` in the
+//!   package when the package inherits its dependencies.
+//!
+//! A requirement without a version (git or path dependency) is taken as is.
+//! A requirement that is a range (`>=9, <12`) is compatible when it admits the
+//! lowest or the highest version of our series. Dependencies under
+//! `[target.'cfg(..)'.dependencies]` are not looked at.
+//!
+//! Features are compared by name, except that tokio's `full` covers every
+//! tokio feature.
+//!
+//! `jsonwebtoken` takes exactly one crypto backend: when the user's entry
+//! enables another backend than ours, this is an error asking them to switch,
+//! rather than a manifest that enables two (which does not build).
+
+use anyhow::{Context, Result, bail};
+use semver::{Op, Version, VersionReq};
+use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, TableLike, Value};
+
+use super::Dependency;
+
+/// Features of one crate of which at most one may be enabled.
+const EXCLUSIVE_FEATURES: &[(&str, &[&str])] = &[("jsonwebtoken", &["aws_lc_rs", "rust_crypto"])];
+
+/// Features that enable every other (stable) feature of their crate: an entry
+/// that has one lacks nothing.
+const UMBRELLA_FEATURES: &[(&str, &str)] = &[("tokio", "full")];
+
+/// The edited manifests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestEdit {
+    /// The package's `Cargo.toml`.
+    pub member: String,
+    /// The workspace root's `Cargo.toml`: `Some` exactly when one was given
+    /// (possibly unchanged).
+    pub workspace: Option<String>,
+}
+
+/// Adds `deps` to the package manifest `member` and, when
+/// `use_workspace_deps` is set and a `workspace` root manifest is given, to
+/// the root's `[workspace.dependencies]`.
+///
+/// When `use_workspace_deps` is set but `workspace` is `None` and `member`
+/// itself has a `[workspace]` table, `member` is its own workspace root and
+/// gets both edits.
+///
+/// Returns the inputs unchanged (byte for byte) when nothing is missing.
+pub fn add_dependencies(
+    member: &str,
+    workspace: Option<&str>,
+    use_workspace_deps: bool,
+    deps: &[Dependency],
+) -> Result<ManifestEdit> {
+    let mut member_doc: DocumentMut = member
+        .parse()
+        .context("could not parse `Cargo.toml` as TOML")?;
+    let mut ws_doc: Option<DocumentMut> = workspace
+        .map(|ws| ws.parse())
+        .transpose()
+        .context("could not parse the workspace `Cargo.toml` as TOML")?;
+    let root_is_member = workspace.is_none() && member_doc.contains_key("workspace");
+
+    let mut manifests = Manifests {
+        member: &mut member_doc,
+        workspace: ws_doc.as_mut(),
+        root_is_member,
+        changed_member: false,
+        changed_workspace: false,
+    };
+    for dep in deps {
+        manifests.add(dep, use_workspace_deps)?;
+    }
+    let (changed_member, changed_workspace) =
+        (manifests.changed_member, manifests.changed_workspace);
+
+    let member = if changed_member {
+        member_doc.to_string()
+    } else {
+        member.to_owned()
+    };
+    let workspace = match (workspace, ws_doc) {
+        (Some(_), Some(doc)) if changed_workspace => Some(doc.to_string()),
+        (original, _) => original.map(str::to_owned),
+    };
+    Ok(ManifestEdit { member, workspace })
+}
+
+/// Which manifest an entry lives in; used for messages.
+#[derive(Debug, Clone, Copy)]
+enum Location {
+    Member,
+    Workspace,
+}
+
+impl Location {
+    fn manifest(self) -> &'static str {
+        match self {
+            Location::Member => "`Cargo.toml`",
+            Location::Workspace => "the workspace `Cargo.toml`",
+        }
+    }
+}
+
+/// What an existing entry declares, merged through workspace inheritance.
+#[derive(Debug)]
+struct Existing {
+    /// The key under `[dependencies]` (differs from the package when renamed).
+    key: String,
+    /// `None`: git or path dependency, or inherited from a workspace we
+    /// cannot see.
+    version: Option<String>,
+    /// Where `version` is declared.
+    version_at: Location,
+    /// Features enabled by the package entry and, when inherited, the
+    /// workspace entry.
+    features: Vec<String>,
+}
+
+struct Manifests<'a> {
+    member: &'a mut DocumentMut,
+    workspace: Option<&'a mut DocumentMut>,
+    root_is_member: bool,
+    changed_member: bool,
+    changed_workspace: bool,
+}
+
+impl Manifests<'_> {
+    fn workspace_doc(&self) -> Option<&DocumentMut> {
+        if self.root_is_member {
+            Some(self.member)
+        } else {
+            self.workspace.as_deref()
+        }
+    }
+
+    fn workspace_deps(&self) -> Option<&dyn TableLike> {
+        self.workspace_doc()?
+            .get("workspace")?
+            .get("dependencies")?
+            .as_table_like()
+    }
+
+    fn member_deps(&self) -> Option<&dyn TableLike> {
+        self.member.get("dependencies")?.as_table_like()
+    }
+
+    fn add(&mut self, dep: &Dependency, use_workspace_deps: bool) -> Result<()> {
+        if let Some(existing) = self.find_in_member(dep)? {
+            check_compatible(dep, &existing)?;
+            let missing = missing_features(dep, &existing.features);
+            if !missing.is_empty() {
+                let entry = member_deps_mut(self.member)?
+                    .get_mut(&existing.key)
+                    .expect("the entry was just found");
+                add_features(entry, &missing);
+                self.changed_member = true;
+            }
+            return Ok(());
+        }
+
+        let inherit = use_workspace_deps && self.workspace_doc().is_some();
+        if !inherit {
+            member_deps_mut(self.member)?.insert(dep.name, Item::Value(full_spec(dep)));
+            self.changed_member = true;
+            return Ok(());
+        }
+
+        let (key, missing) = match self.find_in_workspace(dep)? {
+            Some(existing) => {
+                check_compatible(dep, &existing)?;
+                let missing = missing_features(dep, &existing.features);
+                (existing.key, missing)
+            }
+            None => {
+                let doc = match self.workspace.as_deref_mut() {
+                    Some(doc) if !self.root_is_member => doc,
+                    _ => &mut *self.member,
+                };
+                workspace_deps_mut(doc)?.insert(dep.name, Item::Value(full_spec(dep)));
+                if self.root_is_member {
+                    self.changed_member = true;
+                } else {
+                    self.changed_workspace = true;
+                }
+                (dep.name.to_owned(), Vec::new())
+            }
+        };
+        let mut reference = InlineTable::new();
+        reference.insert("workspace", true.into());
+        if !missing.is_empty() {
+            reference.insert("features", Value::Array(string_array(&missing)));
+        }
+        member_deps_mut(self.member)?.insert(&key, Item::Value(Value::InlineTable(reference)));
+        self.changed_member = true;
+        Ok(())
+    }
+
+    /// The package's entry for `dep`, read through the workspace when inherited.
+    fn find_in_member(&self, dep: &Dependency) -> Result<Option<Existing>> {
+        let Some(deps) = self.member_deps() else {
+            return Ok(None);
+        };
+        let Some((key, item)) = find_entry(deps, dep.name, Location::Member)? else {
+            return Ok(None);
+        };
+        let mut features = string_list(item.get("features"));
+        let inherits = item.get("workspace").and_then(Item::as_bool) == Some(true);
+        if !inherits {
+            return Ok(Some(Existing {
+                key,
+                version: version_of(item),
+                version_at: Location::Member,
+                features,
+            }));
+        }
+        let Some(ws_deps) = self.workspace_deps() else {
+            // A workspace we were not given: only the package side is known.
+            return Ok(Some(Existing {
+                key,
+                version: None,
+                version_at: Location::Workspace,
+                features,
+            }));
+        };
+        let Some(ws_item) = ws_deps.get(&key) else {
+            bail!(
+                "`{key}` in `Cargo.toml` is inherited from the workspace, but the workspace \
+                 `Cargo.toml` has no `[workspace.dependencies]` entry for it\n\
+                 help: add `{key}` to `[workspace.dependencies]`, then run add-auth again"
+            );
+        };
+        features.extend(string_list(ws_item.get("features")));
+        Ok(Some(Existing {
+            key,
+            version: version_of(ws_item),
+            version_at: Location::Workspace,
+            features,
+        }))
+    }
+
+    fn find_in_workspace(&self, dep: &Dependency) -> Result<Option<Existing>> {
+        let Some(deps) = self.workspace_deps() else {
+            return Ok(None);
+        };
+        Ok(
+            find_entry(deps, dep.name, Location::Workspace)?.map(|(key, item)| Existing {
+                key,
+                version: version_of(item),
+                version_at: Location::Workspace,
+                features: string_list(item.get("features")),
+            }),
+        )
+    }
+}
+
+/// Finds the entry whose package is `name` (under its own name or renamed).
+fn find_entry<'t>(
+    deps: &'t dyn TableLike,
+    name: &str,
+    at: Location,
+) -> Result<Option<(String, &'t Item)>> {
+    for (key, item) in deps.iter() {
+        let package = item.get("package").and_then(Item::as_str).unwrap_or(key);
+        if package == name {
+            return Ok(Some((key.to_owned(), item)));
+        }
+        if key == name {
+            bail!(
+                "{} uses the name `{name}` for the package `{package}`, but the generated code \
+                 needs the package `{name}` under that name\n\
+                 help: rename that dependency in {}, then run add-auth again",
+                at.manifest(),
+                at.manifest()
+            );
+        }
+    }
+    Ok(None)
+}
+
+fn member_deps_mut(doc: &mut DocumentMut) -> Result<&mut dyn TableLike> {
+    doc.entry("dependencies")
+        .or_insert_with(|| Item::Table(Table::new()))
+        .as_table_like_mut()
+        .context("`dependencies` in `Cargo.toml` is not a table")
+}
+
+fn workspace_deps_mut(doc: &mut DocumentMut) -> Result<&mut dyn TableLike> {
+    let workspace = doc
+        .entry("workspace")
+        .or_insert_with(|| Item::Table(Table::new()))
+        .as_table_like_mut()
+        .context("`workspace` in the workspace `Cargo.toml` is not a table")?;
+    workspace
+        .entry("dependencies")
+        .or_insert_with(|| Item::Table(Table::new()))
+        .as_table_like_mut()
+        .context("`workspace.dependencies` in the workspace `Cargo.toml` is not a table")
+}
+
+/// `"1"`, or `{ version = "1", default-features = false, features = [..] }`.
+fn full_spec(dep: &Dependency) -> Value {
+    if dep.default_features && dep.features.is_empty() {
+        return dep.version.into();
+    }
+    let mut table = InlineTable::new();
+    table.insert("version", dep.version.into());
+    if !dep.default_features {
+        table.insert("default-features", false.into());
+    }
+    if !dep.features.is_empty() {
+        table.insert("features", Value::Array(string_array(dep.features)));
+    }
+    Value::InlineTable(table)
+}
+
+fn string_array(items: &[impl AsRef<str>]) -> Array {
+    items.iter().map(AsRef::as_ref).collect()
+}
+
+/// The version requirement of an entry: `"1"` or `{ version = "1" }`.
+fn version_of(item: &Item) -> Option<String> {
+    match item {
+        Item::Value(Value::String(version)) => Some(version.value().clone()),
+        _ => item.get("version")?.as_str().map(str::to_owned),
+    }
+}
+
+fn string_list(item: Option<&Item>) -> Vec<String> {
+    item.and_then(Item::as_array)
+        .map(|array| {
+            array
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn missing_features(dep: &Dependency, have: &[String]) -> Vec<String> {
+    let umbrella = UMBRELLA_FEATURES
+        .iter()
+        .any(|(name, all)| *name == dep.name && have.iter().any(|f| f == all));
+    if umbrella {
+        return Vec::new();
+    }
+    dep.features
+        .iter()
+        .filter(|wanted| !have.iter().any(|f| f == *wanted))
+        .map(|f| (*f).to_owned())
+        .collect()
+}
+
+/// Appends `features` to the entry, keeping its style: a bare version string
+/// becomes an inline table, an array keeps its spacing and line breaks.
+fn add_features(entry: &mut Item, features: &[String]) {
+    if let Item::Value(Value::String(version)) = entry {
+        let decor = version.decor().clone();
+        let mut table = InlineTable::new();
+        table.insert("version", Value::from(version.value().as_str()));
+        let mut value = Value::InlineTable(table);
+        *value.decor_mut() = decor;
+        *entry = Item::Value(value);
+    }
+    let table = entry
+        .as_table_like_mut()
+        .expect("a dependency is a version string or a table");
+    if let Some(array) = table.get_mut("features").and_then(Item::as_array_mut) {
+        for feature in features {
+            push_formatted_like(array, feature);
+        }
+        return;
+    }
+    let features = Value::Array(string_array(features));
+    match entry {
+        Item::Value(Value::InlineTable(table)) => {
+            append_to_inline_table(table, "features", features)
+        }
+        _ => {
+            entry
+                .as_table_like_mut()
+                .expect("checked above")
+                .insert("features", Item::Value(features));
+        }
+    }
+}
+
+/// Inserts `key = value` after the last entry of `table`, moving the spacing
+/// before `}` along so that `{ a = 1 }` becomes `{ a = 1, b = 2 }`.
+fn append_to_inline_table(table: &mut InlineTable, key: &str, mut value: Value) {
+    let closing = table.iter_mut().last().map(|(_, last)| {
+        let decor = last.decor_mut();
+        let suffix = decor.suffix().cloned();
+        decor.set_suffix("");
+        suffix
+    });
+    if let Some(Some(suffix)) = closing {
+        value.decor_mut().set_suffix(suffix);
+    }
+    value.decor_mut().set_prefix(" ");
+    table.insert(key, value);
+}
+
+/// Pushes a string onto `array` spaced like the element before it, moving
+/// the spacing before `]` along when there is no trailing comma.
+fn push_formatted_like(array: &mut Array, feature: &str) {
+    let mut value = Value::from(feature);
+    let len = array.len();
+    if let Some(last) = array.get_mut(len.wrapping_sub(1)) {
+        let decor = last.decor_mut();
+        let prefix = decor.prefix().and_then(|p| p.as_str()).unwrap_or("");
+        let prefix = if len >= 2 || prefix.contains('\n') {
+            prefix.to_owned()
+        } else {
+            " ".to_owned()
+        };
+        let suffix = decor.suffix().cloned();
+        decor.set_suffix("");
+        value.decor_mut().set_prefix(prefix);
+        if let Some(suffix) = suffix {
+            value.decor_mut().set_suffix(suffix);
+        }
+    }
+    array.push_formatted(value);
+}
+
+/// A semver-compatible series: `major`, `0.minor` or `0.0.patch`.
+type Series = (u64, Option<u64>, Option<u64>);
+
+/// The series a comparator selects. For `0` or `0.0` the parts that would
+/// pick the series are missing, so the series is incomplete.
+fn series(major: u64, minor: Option<u64>, patch: Option<u64>) -> Series {
+    match (major, minor) {
+        (0, Some(0)) => (0, Some(0), patch),
+        (0, minor) => (0, minor, None),
+        (major, _) => (major, None, None),
+    }
+}
+
+fn is_complete(series: Series) -> bool {
+    match series {
+        (0, Some(0), patch) => patch.is_some(),
+        (0, minor, _) => minor.is_some(),
+        _ => true,
+    }
+}
+
+fn check_compatible(dep: &Dependency, existing: &Existing) -> Result<()> {
+    if let Some(theirs) = &existing.version {
+        if !compatible(theirs, dep.version).with_context(|| {
+            format!(
+                "could not read the version requirement \"{theirs}\" of `{}` in {}",
+                existing.key,
+                existing.version_at.manifest()
+            )
+        })? {
+            bail!(
+                "`{key}` {theirs:?} in {manifest} is not compatible with {ours:?}, the version \
+                 the generated code needs\n\
+                 help: upgrade `{key}` to {ours} in {manifest}, then run add-auth again",
+                key = existing.key,
+                ours = dep.version,
+                manifest = existing.version_at.manifest(),
+            );
+        }
+    }
+    for (name, group) in EXCLUSIVE_FEATURES {
+        if *name != dep.name {
+            continue;
+        }
+        let Some(ours) = dep.features.iter().find(|f| group.contains(f)) else {
+            continue;
+        };
+        if let Some(theirs) = existing
+            .features
+            .iter()
+            .find(|f| f != ours && group.contains(&f.as_str()))
+        {
+            bail!(
+                "`{key}` in {manifest} enables the `{theirs}` feature, but the generated code \
+                 uses `{ours}`, and `{key}` takes exactly one of {choices}\n\
+                 help: replace `{theirs}` with `{ours}` in the features of `{key}` in {manifest}, \
+                 then run add-auth again",
+                key = existing.key,
+                manifest = existing.version_at.manifest(),
+                choices = group
+                    .iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether the requirement `theirs` can resolve to a version of the series
+/// `ours` asks for.
+fn compatible(theirs: &str, ours: &str) -> Result<bool> {
+    let ours_req = VersionReq::parse(ours).expect("our own version requirements are valid");
+    let ours_first = &ours_req.comparators[0];
+    let ours_series = series(ours_first.major, ours_first.minor, ours_first.patch);
+
+    let req = VersionReq::parse(theirs)?;
+    if let [only] = req.comparators.as_slice()
+        && matches!(only.op, Op::Caret | Op::Tilde | Op::Exact)
+    {
+        let theirs_series = series(only.major, only.minor, only.patch);
+        if theirs_series == ours_series || is_complete(theirs_series) {
+            return Ok(theirs_series == ours_series);
+        }
+    }
+    // A range (`>=9, <12`, `11.*`, `*`, `0`): does it admit our series?
+    let lowest = Version::new(
+        ours_series.0,
+        ours_series.1.unwrap_or(0),
+        ours_series.2.unwrap_or(0),
+    );
+    let highest = match ours_series {
+        (major, None, _) => Version::new(major, u64::MAX, u64::MAX),
+        (major, Some(minor), None) => Version::new(major, minor, u64::MAX),
+        (major, Some(minor), Some(patch)) => Version::new(major, minor, patch),
+    };
+    Ok(req.matches(&lowest) || req.matches(&highest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the generated code asks for, in the shapes that matter here.
+    const DEPS: &[Dependency] = &[
+        Dependency {
+            name: "jsonwebtoken",
+            version: "11",
+            default_features: false,
+            features: &["aws_lc_rs"],
+        },
+        Dependency {
+            name: "reqwest",
+            version: "0.13",
+            default_features: false,
+            features: &["json", "rustls"],
+        },
+        Dependency {
+            name: "serde",
+            version: "1",
+            default_features: true,
+            features: &["derive"],
+        },
+        Dependency {
+            name: "serde_json",
+            version: "1",
+            default_features: true,
+            features: &[],
+        },
+    ];
+
+    fn add(member: &str) -> Result<String> {
+        let edit = add_dependencies(member, None, false, DEPS)?;
+        assert_eq!(edit.workspace, None);
+        Ok(edit.member)
+    }
+
+    #[test]
+    fn plain_manifest_keeps_comments_and_formatting() {
+        let before = r#"# A server someone wrote by hand.
+[package]
+name    =   "my-server"   # odd spacing
+version = "0.1.0"
+edition = "2024"
+
+[dependencies]
+# The MCP SDK.
+rmcp = { version = "3.11", features = [ "server",  "transport-streamable-http-server" ] }   # pinned
+tokio = {version="1",features=["full"]}
+axum    = "0.8"
+
+# Tests only.
+[dev-dependencies]
+insta = "1"
+"#;
+        insta::assert_snapshot!(add(before).unwrap());
+    }
+
+    #[test]
+    fn existing_dependencies_gain_only_missing_features() {
+        let before = r#"[package]
+name = "my-server"
+version = "0.1.0"
+
+[dependencies]
+serde = "1.0.200" # no derive yet
+http-client = { package = "reqwest", version = "0.13.1", features = ["json"] }
+jsonwebtoken = { version = "11.1", features = [
+    "aws_lc_rs",
+    "use_pem",
+] }
+
+[dependencies.serde_json]
+version = "1"
+features = ["preserve_order"]
+"#;
+        insta::assert_snapshot!(add(before).unwrap());
+    }
+
+    #[test]
+    fn multi_line_feature_arrays_stay_multi_line() {
+        let before = r#"[dependencies]
+reqwest = { version = "0.13", default-features = false, features = [
+    "json",
+] }
+"#;
+        let deps = &DEPS[1..2];
+        let after = add_dependencies(before, None, false, deps).unwrap().member;
+        assert_eq!(
+            after,
+            r#"[dependencies]
+reqwest = { version = "0.13", default-features = false, features = [
+    "json",
+    "rustls",
+] }
+"#
+        );
+    }
+
+    #[test]
+    fn table_and_dotted_entries_gain_features() {
+        let before = r#"[dependencies]
+serde.version = "1"
+
+[dependencies.reqwest]
+version = "0.13"
+default-features = false # we pick the TLS stack
+"#;
+        let after = add_dependencies(before, None, false, &DEPS[1..3])
+            .unwrap()
+            .member;
+        assert_eq!(
+            after,
+            r#"[dependencies]
+serde.version = "1"
+serde.features = ["derive"]
+
+[dependencies.reqwest]
+version = "0.13"
+default-features = false # we pick the TLS stack
+features = ["json", "rustls"]
+"#
+        );
+    }
+
+    #[test]
+    fn umbrella_feature_covers_the_others() {
+        let tokio = [Dependency {
+            name: "tokio",
+            version: "1",
+            default_features: true,
+            features: &["sync", "time"],
+        }];
+        let full = "[dependencies]\ntokio = { version = \"1.40\", features = [\"full\"] }\n";
+        assert_eq!(
+            add_dependencies(full, None, false, &tokio).unwrap().member,
+            full
+        );
+        let some =
+            "[dependencies]\ntokio = { version = \"1\", features = [\"macros\", \"sync\"] }\n";
+        assert_eq!(
+            add_dependencies(some, None, false, &tokio).unwrap().member,
+            "[dependencies]\ntokio = { version = \"1\", features = [\"macros\", \"sync\", \"time\"] }\n"
+        );
+    }
+
+    #[test]
+    fn missing_dependencies_table_is_created() {
+        let before = "[package]\nname = \"bare\"\nversion = \"0.1.0\"\n";
+        insta::assert_snapshot!(add(before).unwrap());
+    }
+
+    #[test]
+    fn workspace_member_and_root() {
+        let member = r#"[package]
+name = "my-server"
+version.workspace = true
+
+[dependencies]
+rmcp = { workspace = true }
+serde = { workspace = true }
+anyhow = "1"
+"#;
+        let root = r#"[workspace]
+members = ["crates/*"]
+resolver = "3"
+
+[workspace.package]
+version = "0.2.0"
+
+# Shared versions.
+[workspace.dependencies]
+rmcp = { version = "3.11", features = ["server"] }
+serde = "1"
+serde_json = { version = "1", features = ["preserve_order"] }
+"#;
+        let edit = add_dependencies(member, Some(root), true, DEPS).unwrap();
+        insta::assert_snapshot!("workspace_member", edit.member);
+        insta::assert_snapshot!("workspace_root", edit.workspace.unwrap());
+    }
+
+    #[test]
+    fn workspace_without_dependencies_table() {
+        let member = "[package]\nname = \"m\"\n\n[dependencies]\nrmcp.workspace = true\n";
+        let root = "[workspace]\nmembers = [\"m\"]\n";
+        let edit = add_dependencies(member, Some(root), true, &DEPS[2..3]).unwrap();
+        assert_eq!(
+            edit.member,
+            "[package]\nname = \"m\"\n\n[dependencies]\nrmcp.workspace = true\nserde = { workspace = true }\n"
+        );
+        assert_eq!(
+            edit.workspace.unwrap(),
+            "[workspace]\nmembers = [\"m\"]\n\n[workspace.dependencies]\nserde = { version = \"1\", features = [\"derive\"] }\n"
+        );
+    }
+
+    #[test]
+    fn package_that_is_its_own_workspace_root() {
+        let member = r#"[package]
+name = "solo"
+
+[workspace]
+
+[workspace.dependencies]
+rmcp = "3.11"
+
+[dependencies]
+rmcp = { workspace = true }
+"#;
+        let edit = add_dependencies(member, None, true, &DEPS[2..4]).unwrap();
+        assert_eq!(edit.workspace, None);
+        assert_eq!(
+            edit.member,
+            r#"[package]
+name = "solo"
+
+[workspace]
+
+[workspace.dependencies]
+rmcp = "3.11"
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+
+[dependencies]
+rmcp = { workspace = true }
+serde = { workspace = true }
+serde_json = { workspace = true }
+"#
+        );
+    }
+
+    #[test]
+    fn unchanged_workspace_is_returned_as_is() {
+        let member = "[dependencies]\nserde = { version = \"1\", features = [\"derive\"] }\n";
+        let root = "[workspace]   # odd\nmembers=[\"a\"]\n";
+        let edit = add_dependencies(member, Some(root), false, &DEPS[2..3]).unwrap();
+        assert_eq!(edit.member, member);
+        assert_eq!(edit.workspace.as_deref(), Some(root));
+    }
+
+    #[test]
+    fn incompatible_version_is_an_error() {
+        let before = "[dependencies]\njsonwebtoken = \"9\"\n";
+        let err = add(before).unwrap_err();
+        insta::assert_snapshot!(format!("{err:#}"));
+    }
+
+    #[test]
+    fn incompatible_minor_of_zero_major_is_an_error() {
+        let before = "[dependencies]\nhttp = { package = \"reqwest\", version = \"0.12\" }\n";
+        let err = add(before).unwrap_err();
+        insta::assert_snapshot!(format!("{err:#}"));
+    }
+
+    #[test]
+    fn incompatible_workspace_version_is_an_error() {
+        let member = "[dependencies]\nrmcp = { workspace = true }\n";
+        let root = "[workspace]\n\n[workspace.dependencies]\nreqwest = \"0.11\"\n";
+        let err = add_dependencies(member, Some(root), true, DEPS).unwrap_err();
+        insta::assert_snapshot!(format!("{err:#}"));
+    }
+
+    #[test]
+    fn other_jsonwebtoken_backend_is_an_error() {
+        let before =
+            "[dependencies]\njsonwebtoken = { version = \"11\", features = [\"rust_crypto\"] }\n";
+        let err = add(before).unwrap_err();
+        insta::assert_snapshot!(format!("{err:#}"));
+    }
+
+    #[test]
+    fn name_taken_by_another_package_is_an_error() {
+        let before = "[dependencies]\nserde = { package = \"serde-fork\", version = \"1\" }\n";
+        let err = add(before).unwrap_err();
+        insta::assert_snapshot!(format!("{err:#}"));
+    }
+
+    #[test]
+    fn add_dependencies_noop() {
+        let manifests = [
+            "# nothing yet\n[package]\nname = \"a\"\n",
+            "[dependencies]\nserde = \"1\"\nreqwest = { version = \"0.13.2\", features = [\"json\"] }\n",
+            "[dependencies]\r\ntokio = \"1\"\r\n",
+        ];
+        for before in manifests {
+            let once = add(before).unwrap();
+            let twice = add(&once).unwrap();
+            assert_eq!(once, twice, "second run changed:\n{once}");
+        }
+
+        let complete = r#"[dependencies]
+jsonwebtoken = { version = "11.0.2", features = ["aws_lc_rs", "use_pem"] }  # keep
+reqwest   = { version = "0.13", features = ["rustls", "json", "stream"] }
+serde = { version = "1.0.219", features = ["derive"] }
+serde_json = "1"
+"#;
+        assert_eq!(add(complete).unwrap(), complete);
+    }
+
+    #[test]
+    fn workspace_noop() {
+        let member = "[dependencies]\nrmcp = { workspace = true }\n";
+        let root = "[workspace]\nmembers = [\"m\"]\n\n[workspace.dependencies]\nrmcp = \"3.11\"\nserde = \"1\"\n";
+        let once = add_dependencies(member, Some(root), true, DEPS).unwrap();
+        let twice = add_dependencies(&once.member, once.workspace.as_deref(), true, DEPS).unwrap();
+        assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn version_compatibility() {
+        let cases = [
+            ("11", "11", true),
+            ("11.0.3", "11", true),
+            ("^11.2", "11", true),
+            ("~11.2", "11", true),
+            ("=11.0.1", "11", true),
+            ("11.*", "11", true),
+            ("*", "11", true),
+            (">=9, <12", "11", true),
+            (">=11.5", "11", true),
+            ("9", "11", false),
+            ("12", "11", false),
+            ("<11", "11", false),
+            ("=10.3.0", "11", false),
+            ("0.13", "0.13", true),
+            ("0.13.1", "0.13", true),
+            ("0.12", "0.13", false),
+            ("0.14", "0.13", false),
+            ("0", "0.13", true),
+            ("0.*", "0.13", true),
+            ("1", "0.13", false),
+            ("0.0.3", "0.0.3", true),
+            ("0.0.4", "0.0.3", false),
+        ];
+        for (theirs, ours, expected) in cases {
+            assert_eq!(
+                compatible(theirs, ours).unwrap(),
+                expected,
+                "{theirs:?} against {ours:?}"
+            );
+        }
+        assert!(compatible("eleven", "11").is_err());
+    }
+
+    #[test]
+    fn unreadable_version_is_an_error() {
+        let err = add("[dependencies]\nserde = \"one\"\n").unwrap_err();
+        insta::assert_snapshot!(format!("{err:#}"));
+    }
+
+    #[test]
+    fn git_and_path_dependencies_are_taken_as_is() {
+        let before = r#"[dependencies]
+serde = { git = "https://github.com/serde-rs/serde" }
+serde_json = { path = "../json" }
+"#;
+        let after = add_dependencies(before, None, false, &DEPS[2..4])
+            .unwrap()
+            .member;
+        assert_eq!(
+            after,
+            r#"[dependencies]
+serde = { git = "https://github.com/serde-rs/serde", features = ["derive"] }
+serde_json = { path = "../json" }
+"#
+        );
+    }
+
+    #[test]
+    fn invalid_manifest_is_an_error() {
+        let err = add("[dependencies\n").unwrap_err();
+        insta::assert_snapshot!(format!("{err:#}"));
+    }
+}

@@ -6,10 +6,47 @@
 
 pub mod cargo_toml;
 pub mod dotenv;
+pub mod render;
 pub mod state;
 pub mod wiring;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{inspect::Project, resolve::Resolved};
+
+/// The state file, at the package root.
+pub const STATE_FILE: &str = "mcp-builder.json";
+
+/// What the generated module needs, beyond what an rmcp server already has.
+pub const DEPENDENCIES: &[Dependency] = &[
+    dep("axum", "0.8", true, &[]),
+    dep("dotenvy", "0.15", true, &[]),
+    // Exactly one crypto backend; aws-lc is the one reqwest's rustls uses too.
+    dep("jsonwebtoken", "11", false, &["aws_lc_rs"]),
+    dep("reqwest", "0.13", false, &["json", "rustls"]),
+    dep("serde", "1", true, &["derive"]),
+    dep("serde_json", "1", true, &[]),
+    dep("tokio", "1", true, &["sync", "time"]),
+    dep("tracing", "0.1", true, &[]),
+];
+
+const fn dep(
+    name: &'static str,
+    version: &'static str,
+    default_features: bool,
+    features: &'static [&'static str],
+) -> Dependency {
+    Dependency {
+        name,
+        version,
+        default_features,
+        features,
+    }
+}
 
 /// One dependency the generated code needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +65,8 @@ pub enum FileAction {
     Create { contents: String },
     Update { before: String, after: String },
     Identical,
+    /// A generated file the user has changed since: left alone unless forced.
+    Conflict { current: String, desired: String },
 }
 
 /// One file of the plan, with its path relative to the project root.
@@ -53,4 +92,195 @@ impl FileChange {
             action,
         }
     }
+}
+
+/// Every file change of one `add-auth` run, state file last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The package root; change paths are relative to it.
+    pub root: PathBuf,
+    pub changes: Vec<FileChange>,
+}
+
+impl Plan {
+    pub fn is_noop(&self) -> bool {
+        self.changes
+            .iter()
+            .all(|change| change.action == FileAction::Identical)
+    }
+}
+
+/// Reads the current contents of a file of the project (`None`: absent).
+pub trait Snapshot {
+    fn read(&self, path: &Path) -> anyhow::Result<Option<String>>;
+}
+
+/// Computes the plan. Reads through `snapshot`, writes nothing.
+pub fn plan(project: &Project, resolved: &Resolved, snapshot: &dyn Snapshot) -> anyhow::Result<Plan> {
+    let root = &project.root;
+    let read = |relative: &Path| snapshot.read(&root.join(relative));
+    let mut changes = Vec::new();
+
+    let state_before = read(Path::new(STATE_FILE))?;
+    let recorded = match &state_before {
+        Some(text) => recorded_hashes(text)?,
+        None => Default::default(),
+    };
+
+    // The module, beside the crate root that declares it.
+    let module_dir = project
+        .mount
+        .crate_root
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join("auth");
+    let single_file = module_dir.with_extension("rs");
+    if read(&single_file)?.is_some() {
+        bail!(
+            "`{}` already exists; add-auth will not overwrite an auth module it did not write\nhelp: rename or remove it, then run add-auth again",
+            single_file.display()
+        );
+    }
+    let mut generated = serde_json::Map::new();
+    for (name, contents) in render::auth_module(resolved, &project.mount.mcp_path)? {
+        let path = module_dir.join(name);
+        let key = slash_path(&path);
+        let current = read(&path)?;
+        let action = match current {
+            Some(current) if current != contents && recorded.get(&key) != Some(&sha256(&current)) => {
+                if recorded.is_empty() {
+                    bail!(
+                        "`{key}` already exists and was not written by mcp-builder\nhelp: rename or remove `{}`, then run add-auth again",
+                        module_dir.display()
+                    );
+                }
+                FileAction::Conflict {
+                    current,
+                    desired: contents.clone(),
+                }
+            }
+            current => FileChange::new(&path, current, contents.clone()).action,
+        };
+        generated.insert(key, json!(sha256(&contents)));
+        changes.push(FileChange { path, action });
+    }
+
+    // The wiring: the router's file and the crate root (maybe the same file).
+    let mount = &project.mount;
+    let wired = wiring::wire_router(
+        &read(&mount.file)?.with_context(|| format!("`{}` disappeared", mount.file.display()))?,
+        mount,
+    )?;
+    if mount.file == mount.crate_root {
+        let declared = wiring::declare_module(&wired, mount);
+        changes.push(FileChange::new(&mount.file, read(&mount.file)?, declared));
+    } else {
+        changes.push(FileChange::new(&mount.file, read(&mount.file)?, wired));
+        let crate_root = read(&mount.crate_root)?
+            .with_context(|| format!("`{}` disappeared", mount.crate_root.display()))?;
+        let declared = wiring::declare_module(&crate_root, mount);
+        changes.push(FileChange::new(&mount.crate_root, Some(crate_root), declared));
+    }
+
+    // Dependencies, following the workspace's convention when there is one.
+    let member_path = PathBuf::from("Cargo.toml");
+    let member = read(&member_path)?.context("`Cargo.toml` disappeared")?;
+    let workspace_path = project
+        .workspace_root
+        .as_ref()
+        .map(|dir| dir.join("Cargo.toml"));
+    let workspace = match &workspace_path {
+        Some(path) => read(path)?,
+        None => None,
+    };
+    let edit = cargo_toml::add_dependencies(
+        &member,
+        workspace.as_deref(),
+        project.rmcp.from_workspace,
+        DEPENDENCIES,
+    )?;
+    changes.push(FileChange::new(&member_path, Some(member), edit.member));
+    if let (Some(path), Some(after)) = (workspace_path, edit.workspace) {
+        changes.push(FileChange::new(path, workspace, after));
+    }
+
+    // Settings: real values in .env (kept out of git), placeholders in the example.
+    let provider = resolved.provider;
+    let real = [
+        (provider.domain_var, resolved.domain.as_str()),
+        (provider.audience_var, resolved.audience.as_str()),
+        ("MCP_RESOURCE_URL", resolved.resource_url.as_deref().unwrap_or(&resolved.audience)),
+        (provider.client_id_var, ""),
+        (provider.client_secret_var, ""),
+    ];
+    let placeholders = [
+        (provider.domain_var, provider.example_domain),
+        (provider.audience_var, "https://api.example.com/mcp"),
+        ("MCP_RESOURCE_URL", "https://api.example.com/mcp"),
+        (provider.client_id_var, ""),
+        (provider.client_secret_var, ""),
+    ];
+    for (file, entries) in [(".env", &real), (".env.example", &placeholders)] {
+        let current = read(Path::new(file))?;
+        let merged = dotenv::merge_env(current.as_deref(), entries);
+        changes.push(FileChange::new(file, current, merged));
+    }
+    let gitignore = read(Path::new(".gitignore"))?;
+    let ignored = dotenv::ensure_gitignored(gitignore.as_deref(), ".env");
+    changes.push(FileChange::new(".gitignore", gitignore, ignored));
+
+    // The state file goes last: it records what the run above produced.
+    let generator = json!({
+        "name": "mcp-builder",
+        "version": env!("CARGO_PKG_VERSION"),
+        "files": generated,
+    });
+    let state = state::merge_state(state_before.as_deref(), auth_state(resolved), generator)?;
+    changes.push(FileChange::new(STATE_FILE, state_before, state));
+
+    Ok(Plan {
+        root: root.clone(),
+        changes,
+    })
+}
+
+/// The `auth` object of the state file. Never holds a secret.
+pub fn auth_state(resolved: &Resolved) -> Value {
+    let mut auth = json!({
+        "provider": resolved.provider.id,
+        "domain": resolved.domain,
+        "audience": resolved.audience,
+        "scopes": resolved.scopes,
+        "tool_scopes": resolved.tool_scopes,
+    });
+    if let Some(url) = &resolved.resource_url {
+        auth["resource_url"] = json!(url);
+    }
+    auth
+}
+
+/// The hashes of the generated files, as recorded by the last run.
+fn recorded_hashes(state: &str) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let value: Value = serde_json::from_str(state)
+        .with_context(|| format!("`{STATE_FILE}` is not valid JSON\nhelp: fix or remove it"))?;
+    let files = value.pointer("/generator/files").and_then(Value::as_object);
+    Ok(files
+        .into_iter()
+        .flatten()
+        .filter_map(|(path, hash)| Some((path.clone(), hash.as_str()?.to_string())))
+        .collect())
+}
+
+fn sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn slash_path(path: &Path) -> String {
+    path.components()
+        .map(|part| part.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }

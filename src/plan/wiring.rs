@@ -1,1 +1,491 @@
-//! (being written)
+//! Wires the generated `auth` module into the user's Rust source: a few
+//! insertions at the byte offsets the inspector found, in memory.
+//!
+//! Only insertions are made; every other byte of the user's file stays as it
+//! was (no reformatting, no regenerating). Offsets are checked before use, so
+//! a bad [`Mount`] is an error, never a panic. Nothing here reads or writes a
+//! file.
+
+use std::ops::Range;
+
+use anyhow::{Result, bail};
+
+use crate::inspect::Mount;
+
+/// The variable holding the `McpAuth` value in the user's function.
+pub const AUTH_VAR: &str = "mcp_auth";
+
+/// Wires auth into `source`, the contents of `mount.file`:
+///
+/// ```text
+///     let mcp_auth = auth::McpAuth::from_env_or_exit();      // new line
+///     let service = StreamableHttpService::new(
+///         ..,
+///         mcp_auth.server_config(StreamableHttpServerConfig::default()),
+///     );
+///     let app = Router::new()
+///         .nest_service("/mcp", mcp_auth.protect(service))
+///         .merge(mcp_auth.metadata_router());                 // new
+/// ```
+///
+/// The `let` line goes at `mount.stmt_line_start` with `mount.indent`, and
+/// names the module `crate::auth` when `mount.file` is not the crate root.
+/// `.merge(..)` goes on a line of its own when the `.nest_service(..)` call
+/// starts its own line of a method chain (as rustfmt lays chains out), else
+/// right after the call. Inserted lines end like the file's lines (`\r\n` or
+/// `\n`).
+///
+/// A source that already calls `mcp_auth.protect(` is returned unchanged.
+///
+/// When `mount.file` is also the crate root, call this first and
+/// [`declare_module`] on its output: `mod_insert_at` comes before every
+/// offset used here, so it stays valid.
+pub fn wire_router(source: &str, mount: &Mount) -> Result<String> {
+    if source.contains(&format!("{AUTH_VAR}.protect(")) {
+        return Ok(source.to_owned());
+    }
+    let file = mount.file.display();
+    let Some(config_arg) = mount.config_arg.clone() else {
+        bail!(
+            "`{file}` mounts the MCP service at `{}`, but the `StreamableHttpService` is built \
+             in another function, so its server config cannot be wired\n\
+             help: build the StreamableHttpService in the function that mounts it, then run \
+             add-auth again",
+            mount.mcp_path
+        );
+    };
+    check_offsets(source, mount, &config_arg)?;
+
+    let eol = line_ending(source);
+    let module = if mount.file == mount.crate_root {
+        "auth"
+    } else {
+        "crate::auth"
+    };
+    let service = &mount.service_arg;
+    let merge = {
+        let line_start = line_start(source, mount.nest_call_end);
+        let line = &source[line_start..mount.nest_call_end];
+        let chain_indent = &line[..line.len() - line.trim_start().len()];
+        if line.trim_start().starts_with('.') {
+            format!("{eol}{chain_indent}.merge({AUTH_VAR}.metadata_router())")
+        } else {
+            format!(".merge({AUTH_VAR}.metadata_router())")
+        }
+    };
+    // (offset, rank, text): at one offset, closing parentheses come first
+    // (the inner one first), then `.merge`, the `let` line, and opening
+    // parentheses (the outer one first).
+    let mut insertions = [
+        (config_arg.end, 0, ")".to_owned()),
+        (service.end, 1, ")".to_owned()),
+        (mount.nest_call_end, 2, merge),
+        (
+            mount.stmt_line_start,
+            3,
+            format!(
+                "{}let {AUTH_VAR} = {module}::McpAuth::from_env_or_exit();{eol}",
+                mount.indent
+            ),
+        ),
+        (service.start, 4, format!("{AUTH_VAR}.protect(")),
+        (config_arg.start, 5, format!("{AUTH_VAR}.server_config(")),
+    ];
+    insertions.sort_by_key(|(offset, rank, _)| (*offset, *rank));
+
+    let mut out = String::with_capacity(source.len() + 200);
+    let mut copied = 0;
+    for (offset, _, text) in &insertions {
+        out.push_str(&source[copied..*offset]);
+        out.push_str(text);
+        copied = *offset;
+    }
+    out.push_str(&source[copied..]);
+    Ok(out)
+}
+
+/// Declares the generated module in `crate_root_source`, the contents of
+/// `mount.crate_root`: inserts `mod auth;` at `mount.mod_insert_at`, unless
+/// the crate root already declares `mod auth;` (with any visibility; a
+/// commented-out line does not count).
+///
+/// The line ends like the file's lines. At the end of a file that does not
+/// end in a line break, a line break is put first. An offset past the end,
+/// inside a character or inside a line (which the inspector does not
+/// produce) is moved back to the start of its line rather than panicking.
+pub fn declare_module(crate_root_source: &str, mount: &Mount) -> String {
+    if declares_auth(crate_root_source) {
+        return crate_root_source.to_owned();
+    }
+    let source = crate_root_source;
+    let eol = line_ending(source);
+    let mut at = mount.mod_insert_at.min(source.len());
+    while !source.is_char_boundary(at) {
+        at -= 1;
+    }
+    let mut text = format!("mod auth;{eol}");
+    if at == source.len() && !source.is_empty() && !source.ends_with('\n') {
+        text.insert_str(0, eol);
+    } else {
+        at = line_start(source, at);
+    }
+    let mut out = String::with_capacity(source.len() + text.len());
+    out.push_str(&source[..at]);
+    out.push_str(&text);
+    out.push_str(&source[at..]);
+    out
+}
+
+/// Whether the file declares a module `auth` from its own file
+/// (`mod auth;`), read with `syn`; line by line when the file does not parse.
+fn declares_auth(source: &str) -> bool {
+    match syn::parse_file(source) {
+        Ok(file) => file.items.iter().any(|item| {
+            matches!(item, syn::Item::Mod(module) if module.ident == "auth" && module.content.is_none())
+        }),
+        Err(_) => source.lines().any(|line| {
+            let line = line.trim();
+            let line = line
+                .strip_prefix("pub")
+                .map(|rest| match rest.trim_start().strip_prefix('(') {
+                    Some(restricted) => restricted.split_once(')').map_or("", |(_, r)| r),
+                    None => rest,
+                })
+                .unwrap_or(line);
+            let line: String = line.split_whitespace().collect::<Vec<_>>().join(" ");
+            line == "mod auth;"
+        }),
+    }
+}
+
+/// Checks that every offset of `mount` lies inside `source` on a character
+/// boundary, and that the spans are in the order the insertions need.
+fn check_offsets(source: &str, mount: &Mount, config_arg: &Range<usize>) -> Result<()> {
+    let file = mount.file.display();
+    let invalid = |what: &str| {
+        anyhow::anyhow!(
+            "internal error: the MCP mount found in `{file}` has {what}\n\
+             help: this is a bug in mcp-builder; please report it with the function that mounts \
+             the MCP service"
+        )
+    };
+    let offsets = [
+        ("service_arg.start", mount.service_arg.start),
+        ("service_arg.end", mount.service_arg.end),
+        ("config_arg.start", config_arg.start),
+        ("config_arg.end", config_arg.end),
+        ("nest_call_end", mount.nest_call_end),
+        ("stmt_line_start", mount.stmt_line_start),
+    ];
+    for (name, offset) in offsets {
+        if offset > source.len() {
+            return Err(invalid(&format!(
+                "`{name}` {offset} past the end of the file ({} bytes)",
+                source.len()
+            )));
+        }
+        if !source.is_char_boundary(offset) {
+            return Err(invalid(&format!("`{name}` {offset} inside a character")));
+        }
+    }
+    let service = &mount.service_arg;
+    for (name, range) in [("service_arg", service), ("config_arg", config_arg)] {
+        if range.start >= range.end {
+            return Err(invalid(&format!("an empty `{name}` {range:?}")));
+        }
+    }
+    if line_start(source, mount.stmt_line_start) != mount.stmt_line_start {
+        return Err(invalid(
+            "a `stmt_line_start` that is not the start of a line",
+        ));
+    }
+    if !mount.indent.chars().all(|c| c == ' ' || c == '\t') {
+        return Err(invalid(&format!(
+            "an indent {:?} that is not blank",
+            mount.indent
+        )));
+    }
+    if mount.stmt_line_start > service.start.min(config_arg.start) {
+        return Err(invalid(
+            "a `stmt_line_start` after the service or the config it should come before",
+        ));
+    }
+    if mount.nest_call_end < service.end {
+        return Err(invalid("a `nest_call_end` before the end of `service_arg`"));
+    }
+    let disjoint = config_arg.end <= service.start || service.end <= config_arg.start;
+    let nested = service.start <= config_arg.start && config_arg.end <= service.end;
+    if !disjoint && !nested {
+        return Err(invalid("`config_arg` and `service_arg` partly overlapping"));
+    }
+    Ok(())
+}
+
+/// The start of the line holding byte `offset` (a character boundary).
+fn line_start(source: &str, offset: usize) -> usize {
+    source[..offset].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// `\r\n` when the file's first line ends that way, else `\n`.
+fn line_ending(text: &str) -> &'static str {
+    match text.find('\n') {
+        Some(i) if text[..i].ends_with('\r') => "\r\n",
+        _ => "\n",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../examples/tasks-server/src/main.rs");
+
+    const LET_LINE: &str = "    let mcp_auth = auth::McpAuth::from_env_or_exit();\n";
+    const MERGE: &str = "\n        .merge(mcp_auth.metadata_router())";
+
+    /// Where the inspector would find the mount in `source`, located by hand.
+    fn mount_at(source: &str, stmt: &str, service_call: &str, config: &str) -> Mount {
+        let stmt_line_start = source.find(stmt).expect("statement");
+        assert!(stmt_line_start == 0 || source[..stmt_line_start].ends_with('\n'));
+        let call = source.find(service_call).expect("nest_service call");
+        let service_start = call + service_call.find("\", ").unwrap() + 3;
+        let nest_call_end = call + service_call.len();
+        let config_start = source.find(config).expect("config");
+        let indent = &stmt[..stmt.len() - stmt.trim_start().len()];
+        Mount {
+            file: PathBuf::from("src/main.rs"),
+            crate_root: PathBuf::from("src/main.rs"),
+            mod_insert_at: source.find("mod ").unwrap_or(0),
+            mcp_path: "/mcp".to_owned(),
+            service_arg: service_start..nest_call_end - 1,
+            nest_call_end,
+            config_arg: Some(config_start..config_start + config.len()),
+            stmt_line_start,
+            indent: indent.to_owned(),
+        }
+    }
+
+    fn example_mount() -> Mount {
+        mount_at(
+            EXAMPLE,
+            "    let service = StreamableHttpService::new(",
+            ".nest_service(\"/mcp\", service)",
+            "StreamableHttpServerConfig::default()",
+        )
+    }
+
+    #[test]
+    fn wires_the_example() {
+        let mount = example_mount();
+        assert_eq!(&EXAMPLE[mount.service_arg.clone()], "service");
+        assert_eq!(&EXAMPLE[mount.mod_insert_at..][..10], "mod tasks;");
+
+        let wired = wire_router(EXAMPLE, &mount).unwrap();
+        let declared = declare_module(&wired, &mount);
+        insta::assert_snapshot!(declared);
+        syn::parse_file(&declared).expect("the wired source parses");
+
+        // Taking the insertions out again gives back the original, byte for byte.
+        let restored = declared
+            .replacen("mod auth;\n", "", 1)
+            .replacen(LET_LINE, "", 1)
+            .replacen(
+                "mcp_auth.server_config(StreamableHttpServerConfig::default())",
+                "StreamableHttpServerConfig::default()",
+                1,
+            )
+            .replacen("mcp_auth.protect(service)", "service", 1)
+            .replacen(MERGE, "", 1);
+        assert_eq!(restored, EXAMPLE);
+    }
+
+    #[test]
+    fn wire_router_noop() {
+        let mount = example_mount();
+        let wired = wire_router(EXAMPLE, &mount).unwrap();
+        assert_eq!(wire_router(&wired, &mount).unwrap(), wired);
+        let declared = declare_module(&wired, &mount);
+        assert_eq!(declare_module(&declared, &mount), declared);
+    }
+
+    /// Comments, odd spacing, a one-line chain, the service built inline in
+    /// the mount, CRLF line endings, a module other than the crate root.
+    #[test]
+    fn odd_source_keeps_every_other_byte() {
+        let source = "use std::sync::Arc; // ok\r\n\r\n\
+            pub fn router( cfg:StreamableHttpServerConfig )->Router{\r\n\
+            \t/* the endpoint */ let r=Router::new().nest_service( \"/mcp\" ,StreamableHttpService::new(|| Ok(S), Arc::default(), cfg /* config */) );\r\n\
+            \tr // done\r\n\
+            }\r\n";
+        let stmt_line_start = source.find("\t/*").unwrap();
+        let service_start = source.find("StreamableHttpService::new(||").unwrap();
+        let service_end = source.find(" );").unwrap();
+        let config_start = source.find("cfg /*").unwrap();
+        let mount = Mount {
+            file: PathBuf::from("src/http.rs"),
+            crate_root: PathBuf::from("src/lib.rs"),
+            mod_insert_at: 0,
+            mcp_path: "/mcp".to_owned(),
+            service_arg: service_start..service_end - 1,
+            nest_call_end: service_end + 2,
+            config_arg: Some(config_start..config_start + 3),
+            stmt_line_start,
+            indent: "\t".to_owned(),
+        };
+        let wired = wire_router(source, &mount).unwrap();
+        assert_eq!(
+            wired,
+            "use std::sync::Arc; // ok\r\n\r\n\
+            pub fn router( cfg:StreamableHttpServerConfig )->Router{\r\n\
+            \tlet mcp_auth = crate::auth::McpAuth::from_env_or_exit();\r\n\
+            \t/* the endpoint */ let r=Router::new().nest_service( \"/mcp\" ,mcp_auth.protect(StreamableHttpService::new(|| Ok(S), Arc::default(), mcp_auth.server_config(cfg) /* config */)) ).merge(mcp_auth.metadata_router());\r\n\
+            \tr // done\r\n\
+            }\r\n"
+        );
+        syn::parse_file(&wired).expect("the wired source parses");
+    }
+
+    #[test]
+    fn service_built_elsewhere_is_an_error() {
+        let mount = Mount {
+            config_arg: None,
+            ..example_mount()
+        };
+        let err = wire_router(EXAMPLE, &mount).unwrap_err();
+        insta::assert_snapshot!(format!("{err:#}"), @r"
+        `src/main.rs` mounts the MCP service at `/mcp`, but the `StreamableHttpService` is built in another function, so its server config cannot be wired
+        help: build the StreamableHttpService in the function that mounts it, then run add-auth again
+        ");
+    }
+
+    #[test]
+    fn bad_offsets_are_errors_not_panics() {
+        let source = "fn main() {\n    let é = r.nest_service(\"/mcp\", s);\n}\n";
+        let good = mount_at(source, "    let é", ".nest_service(\"/mcp\", s)", "s");
+        wire_router(source, &good).expect("the hand-made mount is valid");
+        let e_acute = source.find('é').unwrap();
+        let bad = [
+            Mount {
+                nest_call_end: source.len() + 1,
+                ..good.clone()
+            },
+            Mount {
+                stmt_line_start: e_acute + 1,
+                ..good.clone()
+            },
+            Mount {
+                stmt_line_start: 4,
+                ..good.clone()
+            },
+            Mount {
+                service_arg: 5..3,
+                ..good.clone()
+            },
+            Mount {
+                config_arg: Some(good.service_arg.start - 1..good.service_arg.start + 1),
+                ..good.clone()
+            },
+            Mount {
+                nest_call_end: good.service_arg.start,
+                ..good.clone()
+            },
+            Mount {
+                indent: "x".to_owned(),
+                ..good.clone()
+            },
+            Mount {
+                stmt_line_start: source.find("}\n").unwrap(),
+                ..good.clone()
+            },
+        ];
+        let errors: Vec<String> = bad
+            .iter()
+            .map(|mount| format!("{:#}", wire_router(source, mount).unwrap_err()))
+            .map(|err| err.lines().next().unwrap().to_owned())
+            .collect();
+        insta::assert_snapshot!(errors.join("\n"), @r#"
+        internal error: the MCP mount found in `src/main.rs` has `nest_call_end` 55 past the end of the file (54 bytes)
+        internal error: the MCP mount found in `src/main.rs` has `stmt_line_start` 21 inside a character
+        internal error: the MCP mount found in `src/main.rs` has a `stmt_line_start` that is not the start of a line
+        internal error: the MCP mount found in `src/main.rs` has an empty `service_arg` 5..3
+        internal error: the MCP mount found in `src/main.rs` has `config_arg` and `service_arg` partly overlapping
+        internal error: the MCP mount found in `src/main.rs` has a `nest_call_end` before the end of `service_arg`
+        internal error: the MCP mount found in `src/main.rs` has an indent "x" that is not blank
+        internal error: the MCP mount found in `src/main.rs` has a `stmt_line_start` after the service or the config it should come before
+        "#);
+    }
+
+    #[test]
+    fn declare_module_inserts_at_the_offset() {
+        let mount = example_mount();
+        let source = "//! docs\n\nmod tasks;\n";
+        let mount = Mount {
+            mod_insert_at: source.find("mod tasks").unwrap(),
+            ..mount
+        };
+        assert_eq!(
+            declare_module(source, &mount),
+            "//! docs\n\nmod auth;\nmod tasks;\n"
+        );
+        let crlf = "//! docs\r\nmod tasks;\r\n";
+        let at_end = Mount {
+            mod_insert_at: crlf.len(),
+            ..mount.clone()
+        };
+        assert_eq!(
+            declare_module(crlf, &at_end),
+            "//! docs\r\nmod tasks;\r\nmod auth;\r\n"
+        );
+    }
+
+    #[test]
+    fn declare_module_at_end_without_newline() {
+        let source = "fn main() {}";
+        let mount = Mount {
+            mod_insert_at: source.len(),
+            ..example_mount()
+        };
+        assert_eq!(declare_module(source, &mount), "fn main() {}\nmod auth;\n");
+        assert_eq!(declare_module("", &mount), "mod auth;\n");
+    }
+
+    #[test]
+    fn declare_module_keeps_an_existing_declaration() {
+        let mount = Mount {
+            mod_insert_at: 0,
+            ..example_mount()
+        };
+        for source in [
+            "mod auth;\nfn main() {}\n",
+            "#[path = \"oauth/mod.rs\"]\npub mod auth;\n",
+            "pub(crate) mod auth;\n",
+            // Does not parse: read line by line.
+            "pub(crate)  mod auth;\nfn main( {}\n",
+        ] {
+            assert_eq!(declare_module(source, &mount), source, "{source:?}");
+        }
+        for source in ["// mod auth;\nfn main() {}\n", "mod tasks { mod auth; }\n"] {
+            assert_eq!(
+                declare_module(source, &mount),
+                format!("mod auth;\n{source}"),
+                "{source:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn declare_module_clamps_bad_offsets() {
+        let source = "//! é\nmod tasks;\n";
+        for at in [3, 5, 999] {
+            let mount = Mount {
+                mod_insert_at: at,
+                ..example_mount()
+            };
+            let out = declare_module(source, &mount);
+            assert!(out.contains("mod auth;\n"), "{at}: {out:?}");
+            assert_eq!(out.replacen("mod auth;\n", "", 1), source);
+        }
+    }
+}

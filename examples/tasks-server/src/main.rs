@@ -19,8 +19,7 @@ const DEFAULT_ADDR: &str = "127.0.0.1:8000";
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -39,7 +38,10 @@ async fn main() -> anyhow::Result<()> {
 
     let addr = std::env::var("TASKS_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.to_string());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!("tasks-server listening on http://{}", listener.local_addr()?);
+    tracing::info!(
+        "tasks-server listening on http://{}",
+        listener.local_addr()?
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -1,0 +1,110 @@
+//! `mcp-builder add-auth`: inspect -> resolve -> plan -> diff | check | apply.
+
+use std::{
+    fs,
+    io::{IsTerminal, Write},
+    path::Path,
+};
+
+use anyhow::Context;
+
+use crate::{
+    apply,
+    cli::AddAuthArgs,
+    inspect,
+    plan::{self, FileAction, STATE_FILE, Snapshot, state},
+    resolve::{self, Inputs, UsageError},
+};
+
+/// Reads the real file system.
+struct Disk;
+
+impl Snapshot for Disk {
+    fn read(&self, path: &Path) -> anyhow::Result<Option<String>> {
+        match fs::read_to_string(path) {
+            Ok(text) => Ok(Some(text)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err).with_context(|| format!("cannot read `{}`", path.display())),
+        }
+    }
+}
+
+/// Runs the command; `Ok(false)` means `--check` found changes (exit 1).
+pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
+    let project = inspect::inspect(&args.path)?;
+    let previous = match Disk.read(&project.root.join(STATE_FILE))? {
+        Some(text) => state::read_auth_state(&text)?,
+        None => None,
+    };
+
+    let inputs = Inputs {
+        provider: args.provider,
+        domain: args.domain,
+        audience: args.audience,
+        resource_url: args.resource_url,
+        scopes: args.scopes,
+        tool_scopes: args.tool_scopes,
+        yes: args.yes,
+    };
+    let resolved = resolve::resolve(&project, &inputs, previous.as_ref())?;
+    let plan = plan::plan(&project, &resolved, &Disk)?;
+
+    let mut err = std::io::stderr().lock();
+    if args.dry_run {
+        print!("{}", apply::diff(&plan));
+        for line in apply::status_lines(&plan, args.force) {
+            writeln!(err, "{line}")?;
+        }
+        writeln!(err, "note: --dry-run: nothing was written")?;
+        return Ok(true);
+    }
+    if args.check {
+        let up_to_date = plan.is_noop();
+        if up_to_date {
+            writeln!(err, "{}: auth is up to date", project.package_name)?;
+        } else {
+            for line in apply::status_lines(&plan, args.force) {
+                writeln!(err, "{line}")?;
+            }
+            writeln!(err, "error: `{}` is not up to date; run `mcp-builder add-auth` without --check", project.package_name)?;
+        }
+        return Ok(up_to_date);
+    }
+    if plan.is_noop() {
+        writeln!(err, "nothing to do: `{}` is already protected as asked", project.package_name)?;
+        return Ok(true);
+    }
+    if !args.yes {
+        // A confirmation prompt belongs to the interactive dialog; without it,
+        // writing needs an explicit yes.
+        let hint = if std::io::stdin().is_terminal() { "" } else { " without a terminal" };
+        return Err(UsageError(format!(
+            "add-auth writes files only with --yes{hint}\nhelp: run it with --dry-run to see the changes, then with --yes to apply them"
+        ))
+        .into());
+    }
+
+    apply::apply(&plan, args.force)?;
+    for line in apply::status_lines(&plan, args.force) {
+        writeln!(err, "{line}")?;
+    }
+    let skipped = plan
+        .changes
+        .iter()
+        .any(|change| matches!(change.action, FileAction::Conflict { .. }) && !args.force);
+    let provider = resolved.provider;
+    writeln!(
+        err,
+        "\n`{}` now requires OAuth bearer tokens from {} on {}.",
+        project.package_name, provider.name, project.mount.mcp_path
+    )?;
+    writeln!(
+        err,
+        "next: tool handlers can take `caller: auth::Caller` (or call `auth::Caller::from_context(&ctx)`) to see who is calling;\n      {} and {} in `.env` are for a client that fetches test tokens (client credentials).",
+        provider.client_id_var, provider.client_secret_var
+    )?;
+    if skipped {
+        writeln!(err, "warning: some generated files were skipped because you changed them; see above")?;
+    }
+    Ok(true)
+}

@@ -1,0 +1,305 @@
+//! A test authorization server: it serves a JWKS on 127.0.0.1 and signs
+//! access tokens with the matching private keys.
+//!
+//! The keys are PEM fixtures in `tests/fixtures/keys/` (see the README
+//! there). The public JWK members (`n`, `e` / `x`, `y`) are computed from
+//! those private keys at start-up with `Jwk::from_encoding_key`, so the JWKS
+//! and the signing keys cannot drift apart.
+//!
+//! The server runs on its own thread with its own Tokio runtime, so an
+//! [`Issuer`] can be used from sync tests and from async tests alike.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use axum::{Json, Router, extract::State, routing::get};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{
+    Algorithm, EncodingKey, Header,
+    jwk::{Jwk, JwkSet, PublicKeyUse},
+};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// Key id of the RSA key in the JWKS (RS256).
+pub const RSA_KID: &str = "rsa-1";
+/// Key id of the EC P-256 key in the JWKS (ES256).
+pub const EC_KID: &str = "ec-1";
+/// The `azp` / `client_id` of tokens made by [`Issuer::claims_for`].
+pub const CLIENT_ID: &str = "e2e-test-client";
+/// Lifetime of tokens made by [`Issuer::claims_for`], in seconds.
+pub const TOKEN_LIFETIME_SECS: u64 = 300;
+
+const RSA_PEM: &[u8] = include_bytes!("../fixtures/keys/rsa.pem");
+const EC_PEM: &[u8] = include_bytes!("../fixtures/keys/ec.pem");
+const ATTACKER_RSA_PEM: &[u8] = include_bytes!("../fixtures/keys/attacker-rsa.pem");
+
+/// Which private key signs a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestKey {
+    /// The issuer's RSA key, published in the JWKS as `rsa-1`.
+    Rsa,
+    /// The issuer's EC P-256 key, published in the JWKS as `ec-1`.
+    Ec,
+    /// An RSA key that is NOT in the JWKS: a forger's key.
+    AttackerRsa,
+}
+
+impl TestKey {
+    /// The algorithm this key signs with.
+    pub fn algorithm(self) -> Algorithm {
+        match self {
+            TestKey::Rsa | TestKey::AttackerRsa => Algorithm::RS256,
+            TestKey::Ec => Algorithm::ES256,
+        }
+    }
+
+    /// The private key.
+    pub fn encoding_key(self) -> EncodingKey {
+        let loaded = match self {
+            TestKey::Rsa => EncodingKey::from_rsa_pem(RSA_PEM),
+            TestKey::Ec => EncodingKey::from_ec_pem(EC_PEM),
+            TestKey::AttackerRsa => EncodingKey::from_rsa_pem(ATTACKER_RSA_PEM),
+        };
+        loaded.unwrap_or_else(|error| panic!("fixture key {self:?} does not load: {error}"))
+    }
+
+    /// The public half as a JWK with the given `kid`, `use: sig` and `alg`.
+    pub fn public_jwk(self, kid: &str) -> Jwk {
+        install_crypto_provider();
+        let mut jwk = Jwk::from_encoding_key(&self.encoding_key(), self.algorithm())
+            .unwrap_or_else(|error| panic!("cannot derive the public JWK of {self:?}: {error}"));
+        jwk.common.key_id = Some(kid.to_string());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        jwk
+    }
+}
+
+/// Selects jsonwebtoken's aws-lc backend for this process (idempotent).
+pub fn install_crypto_provider() {
+    // Err only means a provider is already installed, which is what we want.
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock before 1970")
+        .as_secs()
+}
+
+#[derive(Clone)]
+struct AppState {
+    jwks: Arc<JwkSet>,
+    issuer_url: Arc<str>,
+    jwks_url: Arc<str>,
+    jwks_fetches: Arc<AtomicUsize>,
+    discovery_fetches: Arc<AtomicUsize>,
+}
+
+/// A running test issuer. Stops when dropped.
+pub struct Issuer {
+    addr: SocketAddr,
+    jwks: Arc<JwkSet>,
+    jwks_fetches: Arc<AtomicUsize>,
+    discovery_fetches: Arc<AtomicUsize>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Issuer {
+    /// Starts an issuer on `127.0.0.1:<free port>` in a background thread.
+    ///
+    /// It serves `GET /.well-known/jwks.json` (keys `rsa-1` RS256 and `ec-1`
+    /// ES256) and, for servers that discover the JWKS,
+    /// `GET /.well-known/openid-configuration`.
+    pub fn start() -> Issuer {
+        install_crypto_provider();
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind the test issuer's port");
+        listener
+            .set_nonblocking(true)
+            .expect("make the issuer's listener non-blocking");
+        let addr = listener.local_addr().expect("issuer address");
+
+        let jwks = Arc::new(JwkSet {
+            keys: vec![
+                TestKey::Rsa.public_jwk(RSA_KID),
+                TestKey::Ec.public_jwk(EC_KID),
+            ],
+        });
+        let jwks_fetches = Arc::new(AtomicUsize::new(0));
+        let discovery_fetches = Arc::new(AtomicUsize::new(0));
+        let state = AppState {
+            jwks: jwks.clone(),
+            issuer_url: issuer_url_of(addr).into(),
+            jwks_url: jwks_url_of(addr).into(),
+            jwks_fetches: jwks_fetches.clone(),
+            discovery_fetches: discovery_fetches.clone(),
+        };
+        let app = Router::new()
+            .route("/.well-known/jwks.json", get(serve_jwks))
+            .route("/.well-known/openid-configuration", get(serve_discovery))
+            .route(
+                "/.well-known/oauth-authorization-server",
+                get(serve_discovery),
+            )
+            .with_state(state);
+
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let thread = thread::Builder::new()
+            .name(format!("test-issuer-{}", addr.port()))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("issuer runtime");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)
+                        .expect("issuer listener into tokio");
+                    tokio::select! {
+                        result = axum::serve(listener, app) => {
+                            if let Err(error) = result {
+                                eprintln!("test issuer stopped: {error}");
+                            }
+                        }
+                        _ = stop => {}
+                    }
+                });
+            })
+            .expect("spawn the issuer thread");
+
+        Issuer {
+            addr,
+            jwks,
+            jwks_fetches,
+            discovery_fetches,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    /// The issuer identifier, `http://127.0.0.1:PORT/`: with a trailing
+    /// slash, as Auth0 writes it. Tokens carry exactly this `iss`.
+    pub fn issuer_url(&self) -> String {
+        issuer_url_of(self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/.well-known/jwks.json`.
+    pub fn jwks_url(&self) -> String {
+        jwks_url_of(self.addr)
+    }
+
+    /// The published key set (public keys only).
+    pub fn jwks(&self) -> JwkSet {
+        (*self.jwks).clone()
+    }
+
+    /// How many times `GET /.well-known/jwks.json` was served.
+    pub fn jwks_fetches(&self) -> usize {
+        self.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    /// How many times a discovery document was served.
+    pub fn discovery_fetches(&self) -> usize {
+        self.discovery_fetches.load(Ordering::SeqCst)
+    }
+
+    /// An RS256 token signed with the issuer's RSA key, header kid `rsa-1`.
+    pub fn token(&self, claims: &Value) -> String {
+        self.token_with(TestKey::Rsa, Some(RSA_KID), claims)
+    }
+
+    /// An ES256 token signed with the issuer's EC key, header kid `ec-1`.
+    pub fn es256_token(&self, claims: &Value) -> String {
+        self.token_with(TestKey::Ec, Some(EC_KID), claims)
+    }
+
+    /// A token signed by `key` (with its algorithm), with header `kid`.
+    pub fn token_with(&self, key: TestKey, kid: Option<&str>, claims: &Value) -> String {
+        let mut header = Header::new(key.algorithm());
+        header.kid = kid.map(str::to_string);
+        self.token_with_header(key, &header, claims)
+    }
+
+    /// A token with a hand-made header (its `alg` must suit `key`).
+    pub fn token_with_header(&self, key: TestKey, header: &Header, claims: &Value) -> String {
+        install_crypto_provider();
+        jsonwebtoken::encode(header, claims, &key.encoding_key())
+            .unwrap_or_else(|error| panic!("signing a test token with {key:?}: {error}"))
+    }
+
+    /// Standard access-token claims as this issuer writes them: `iss`, `aud`,
+    /// `sub`, `scope` (space separated), `iat`, `exp` = now + 300 s,
+    /// `azp` and `client_id`.
+    pub fn claims_for(&self, sub: &str, scopes: &str, aud: impl Into<Value>) -> Value {
+        let now = now();
+        json!({
+            "iss": self.issuer_url(),
+            "aud": aud.into(),
+            "sub": sub,
+            "scope": scopes,
+            "iat": now,
+            "exp": now + TOKEN_LIFETIME_SECS,
+            "azp": CLIENT_ID,
+            "client_id": CLIENT_ID,
+        })
+    }
+}
+
+impl Drop for Issuer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            // The serve future is dropped at once (no graceful wait), so this
+            // returns promptly.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// An `alg: none` token: base64url header and payload, empty signature.
+pub fn unsigned_token(claims: &Value) -> String {
+    let header = json!({ "alg": "none", "typ": "JWT" });
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+fn issuer_url_of(addr: SocketAddr) -> String {
+    format!("http://{addr}/")
+}
+
+fn jwks_url_of(addr: SocketAddr) -> String {
+    format!("http://{addr}/.well-known/jwks.json")
+}
+
+async fn serve_jwks(State(state): State<AppState>) -> Json<JwkSet> {
+    state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    Json((*state.jwks).clone())
+}
+
+async fn serve_discovery(State(state): State<AppState>) -> Json<Value> {
+    state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+    Json(json!({
+        "issuer": &*state.issuer_url,
+        "jwks_uri": &*state.jwks_url,
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+        "grant_types_supported": ["client_credentials"],
+    }))
+}

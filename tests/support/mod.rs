@@ -1,0 +1,10 @@
+//! Shared helpers for the integration tests: a test authorization server,
+//! raw HTTP and MCP-client helpers, and project/process helpers.
+//!
+//! Each test crate uses only some of them.
+#![allow(dead_code)]
+
+pub mod http;
+pub mod issuer;
+pub mod mcp;
+pub mod project;

@@ -1,0 +1,163 @@
+//! A user's project on disk: copying it, building it with cargo, and
+//! running its server as a child process that is killed on drop.
+
+use std::{
+    fs,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// The target directory of this crate (`<crate>/target` unless
+/// `CARGO_TARGET_DIR` moved it): `CARGO_TARGET_TMPDIR` is `<target>/tmp`.
+pub fn this_crate_target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR has a parent")
+        .to_path_buf()
+}
+
+/// Copies the directory tree `from` into `to` (created), skipping a
+/// top-level `target/` directory.
+pub fn copy_project(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap_or_else(|error| panic!("create {}: {error}", to.display()));
+    let walker = walkdir::WalkDir::new(from)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|entry| !(entry.depth() == 1 && entry.file_name() == "target"));
+    for entry in walker {
+        let entry = entry.unwrap_or_else(|error| panic!("walk {}: {error}", from.display()));
+        let relative = entry
+            .path()
+            .strip_prefix(from)
+            .expect("walked path under root");
+        let destination = to.join(relative);
+        if entry.file_type().is_dir() {
+            fs::create_dir_all(&destination)
+                .unwrap_or_else(|error| panic!("create {}: {error}", destination.display()));
+        } else if entry.file_type().is_file() {
+            fs::copy(entry.path(), &destination).unwrap_or_else(|error| {
+                panic!(
+                    "copy {} -> {}: {error}",
+                    entry.path().display(),
+                    destination.display()
+                )
+            });
+        }
+    }
+}
+
+/// Runs `cargo <args>` in `project` with `CARGO_TARGET_DIR=target_dir`,
+/// bounded by `timeout`; panics with the captured output unless it succeeds.
+pub fn cargo(project: &Path, target_dir: &Path, args: &[&str], timeout: Duration) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let started = Instant::now();
+    let output = assert_cmd::Command::new(cargo)
+        .args(args)
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env_remove("CARGO_BUILD_TARGET_DIR")
+        .timeout(timeout)
+        .output()
+        .unwrap_or_else(|error| panic!("cargo {} did not finish: {error}", args.join(" ")));
+    let elapsed = started.elapsed();
+    assert!(
+        output.status.success(),
+        "`cargo {}` in {} failed ({}) after {:.0?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        args.join(" "),
+        project.display(),
+        output.status,
+        elapsed,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    eprintln!("cargo {} ok in {:.1?}", args.join(" "), elapsed);
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("find a free port")
+        .port()
+}
+
+/// A server child process; killed (and its log printed, if the test is
+/// failing) on drop.
+pub struct ServerProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `binary` in `cwd` with `env`, stdout and stderr going to `log`.
+    pub fn spawn(binary: &Path, cwd: &Path, env: &[(&str, String)], log: PathBuf) -> ServerProcess {
+        let log_file = fs::File::create(&log)
+            .unwrap_or_else(|error| panic!("create {}: {error}", log.display()));
+        let log_file_2 = log_file.try_clone().expect("clone the log file handle");
+        let mut command = Command::new(binary);
+        command
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_file_2);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("start {}: {error}", binary.display()));
+        ServerProcess { child, log }
+    }
+
+    /// The server's output so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `GET url` answers 200, at most `limit`; panics with the
+    /// server's log if the process exits or the limit passes.
+    pub async fn wait_healthy(&mut self, url: &str, limit: Duration) {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("health client");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the server process") {
+                panic!(
+                    "the server exited ({status}) before {url} answered\n--- server log ---\n{}",
+                    self.log()
+                );
+            }
+            if let Ok(response) = http.get(url).send().await
+                && response.status() == reqwest::StatusCode::OK
+            {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{url} did not answer 200 within {limit:?}\n--- server log ---\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- server log ({}) ---\n{}",
+                self.log.display(),
+                self.log()
+            );
+        }
+    }
+}
