@@ -50,7 +50,11 @@ pub fn diff(plan: &Plan) -> String {
             FileAction::Identical => continue,
         };
         let name = display(&change.path);
-        let old = if before.is_empty() { "/dev/null".to_string() } else { format!("a/{name}") };
+        let old = if before.is_empty() {
+            "/dev/null".to_string()
+        } else {
+            format!("a/{name}")
+        };
         out.push_str(
             &TextDiff::from_lines(before, after)
                 .unified_diff()

@@ -60,7 +60,11 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }
 
-pub fn resolve(project: &Project, inputs: &Inputs, previous: Option<&Value>) -> anyhow::Result<Resolved> {
+pub fn resolve(
+    project: &Project,
+    inputs: &Inputs,
+    previous: Option<&Value>,
+) -> anyhow::Result<Resolved> {
     let remembered = |key: &str| {
         previous
             .and_then(|auth| auth.get(key))
@@ -70,10 +74,18 @@ pub fn resolve(project: &Project, inputs: &Inputs, previous: Option<&Value>) -> 
     let provider = inputs.provider.clone().or_else(|| remembered("provider"));
     let domain = inputs.domain.clone().or_else(|| remembered("domain"));
     let audience = inputs.audience.clone().or_else(|| remembered("audience"));
-    let resource_url = inputs.resource_url.clone().or_else(|| remembered("resource_url"));
+    let resource_url = inputs
+        .resource_url
+        .clone()
+        .or_else(|| remembered("resource_url"));
     let scopes = inputs.scopes.clone().or_else(|| {
         let list = previous?.get("scopes")?.as_array()?;
-        Some(list.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        Some(
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+        )
     });
 
     let missing: Vec<&str> = [
@@ -145,24 +157,43 @@ fn check_domain(domain: &str, provider: &Provider) -> anyhow::Result<String> {
 /// trailing slash.
 fn check_url(flag: &str, value: &str) -> anyhow::Result<String> {
     let value = value.trim();
-    let bad = |why: &str| usage(format!("{flag} `{value}` {why}\nhelp: pass the full URL, e.g. {flag} https://tasks.example.com/mcp"));
-    let (scheme, rest) = value.split_once("://").ok_or_else(|| bad("is not an absolute URL"))?;
+    let bad = |why: &str| {
+        usage(format!(
+            "{flag} `{value}` {why}\nhelp: pass the full URL, e.g. {flag} https://tasks.example.com/mcp"
+        ))
+    };
+    let (scheme, rest) = value
+        .split_once("://")
+        .ok_or_else(|| bad("is not an absolute URL"))?;
     let scheme = scheme.to_ascii_lowercase();
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     if authority.is_empty() || authority.contains(char::is_whitespace) || authority.contains('@') {
         return Err(bad("has no valid host"));
     }
-    if path.contains('#') || path.contains('"') || path.contains('\\') || path.contains(char::is_whitespace) {
-        return Err(bad("must not contain a fragment, quotes, backslashes or spaces"));
+    if path.contains('#')
+        || path.contains('"')
+        || path.contains('\\')
+        || path.contains(char::is_whitespace)
+    {
+        return Err(bad(
+            "must not contain a fragment, quotes, backslashes or spaces",
+        ));
     }
     match scheme.as_str() {
         "https" => {}
         "http" if is_loopback(authority) => {}
-        "http" => return Err(bad("uses http:// for a host that is not loopback; use https://")),
+        "http" => {
+            return Err(bad(
+                "uses http:// for a host that is not loopback; use https://",
+            ));
+        }
         _ => return Err(bad("must use https://")),
     }
     let path = path.trim_end_matches('/');
-    Ok(format!("{scheme}://{}{path}", authority.to_ascii_lowercase()))
+    Ok(format!(
+        "{scheme}://{}{path}",
+        authority.to_ascii_lowercase()
+    ))
 }
 
 fn is_loopback(authority: &str) -> bool {
@@ -170,15 +201,22 @@ fn is_loopback(authority: &str) -> bool {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
         None => authority.split(':').next().unwrap_or_default(),
     };
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// RFC 6749 scope tokens: printable ASCII without space, `"` or `\`.
 fn check_scopes(scopes: &[String]) -> anyhow::Result<Vec<String>> {
     let mut seen = BTreeSet::new();
     let mut checked = Vec::new();
-    for scope in scopes.iter().map(|scope| scope.trim()).filter(|scope| !scope.is_empty()) {
-        let valid = scope.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+    for scope in scopes
+        .iter()
+        .map(|scope| scope.trim())
+        .filter(|scope| !scope.is_empty())
+    {
+        let valid = scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
         if !valid {
             return Err(usage(format!(
                 "`{scope}` is not a valid scope: scopes are printable ASCII without spaces, quotes or backslashes\nhelp: e.g. --scopes read:tasks,write:tasks"
@@ -194,7 +232,9 @@ fn check_scopes(scopes: &[String]) -> anyhow::Result<Vec<String>> {
         }
     }
     if checked.is_empty() {
-        return Err(usage("--scopes is empty\nhelp: e.g. --scopes read:tasks,write:tasks"));
+        return Err(usage(
+            "--scopes is empty\nhelp: e.g. --scopes read:tasks,write:tasks",
+        ));
     }
     Ok(checked)
 }
@@ -205,7 +245,11 @@ fn resolve_tool_scopes(
     inputs: &Inputs,
     previous: Option<&Value>,
 ) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
-    let known: BTreeSet<&str> = project.tools.iter().map(|tool| tool.name.as_str()).collect();
+    let known: BTreeSet<&str> = project
+        .tools
+        .iter()
+        .map(|tool| tool.name.as_str())
+        .collect();
     let known_list = || known.iter().copied().collect::<Vec<_>>().join(", ");
     let check_scope = |tool: &str, scope: &str| -> anyhow::Result<String> {
         if scopes.iter().any(|s| s == scope) {
@@ -256,7 +300,12 @@ fn resolve_tool_scopes(
         let remembered = previous
             .and_then(|map| map.get(&tool.name))
             .and_then(Value::as_array)
-            .map(|list| list.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>())
+            .map(|list| {
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
             .filter(|list| !list.is_empty() && list.iter().all(|scope| scopes.contains(scope)));
         if let Some(list) = remembered {
             resolved.insert(tool.name.clone(), list);
@@ -270,10 +319,17 @@ fn resolve_tool_scopes(
         }
     }
     if !unresolved.is_empty() {
-        let flags: Vec<String> = unresolved.iter().map(|tool| format!("--tool-scope {tool}=SCOPE")).collect();
+        let flags: Vec<String> = unresolved
+            .iter()
+            .map(|tool| format!("--tool-scope {tool}=SCOPE"))
+            .collect();
         return Err(usage(format!(
             "no scope chosen for {}: {}\nhelp: pass {} (or --yes to accept the proposed scopes)",
-            if unresolved.len() == 1 { "tool" } else { "tools" },
+            if unresolved.len() == 1 {
+                "tool"
+            } else {
+                "tools"
+            },
             unresolved.join(", "),
             flags.join(" ")
         )));
@@ -289,7 +345,9 @@ pub enum Access {
     Delete,
 }
 
-const READ_VERBS: &[&str] = &["get", "list", "search", "read", "fetch", "find", "query", "show"];
+const READ_VERBS: &[&str] = &[
+    "get", "list", "search", "read", "fetch", "find", "query", "show",
+];
 const DELETE_VERBS: &[&str] = &["delete", "remove", "destroy", "drop", "purge"];
 
 /// Read-only annotation or a read verb: read; destructive annotation or a

@@ -73,10 +73,19 @@ fn second_run_with_the_same_flags_changes_no_byte() {
     let dir = example_copy();
     let first = mcp_builder(dir.path(), FLAGS).success();
     let first_err = stderr(&first);
-    assert!(first_err.contains("     Created src/auth/mod.rs"), "{first_err}");
-    assert!(first_err.contains("     Updated src/main.rs"), "{first_err}");
+    assert!(
+        first_err.contains("     Created src/auth/mod.rs"),
+        "{first_err}"
+    );
+    assert!(
+        first_err.contains("     Updated src/main.rs"),
+        "{first_err}"
+    );
     assert!(first_err.contains("     Updated Cargo.toml"), "{first_err}");
-    assert!(first_err.contains("     Created mcp-builder.json"), "{first_err}");
+    assert!(
+        first_err.contains("     Created mcp-builder.json"),
+        "{first_err}"
+    );
     let after_first = tree(dir.path());
 
     let second = mcp_builder(dir.path(), FLAGS).success();
@@ -97,8 +106,16 @@ fn check_and_dry_run_change_nothing() {
     let dir = example_copy();
     let before = tree(dir.path());
 
-    let check = mcp_builder(dir.path(), &[&FLAGS[..FLAGS.len() - 1], &["--check"]].concat()).code(1);
-    assert!(stderr(&check).contains("is not up to date"), "{}", stderr(&check));
+    let check = mcp_builder(
+        dir.path(),
+        &[&FLAGS[..FLAGS.len() - 1], &["--check"]].concat(),
+    )
+    .code(1);
+    assert!(
+        stderr(&check).contains("is not up to date"),
+        "{}",
+        stderr(&check)
+    );
 
     let dry = mcp_builder(dir.path(), &[FLAGS, &["--dry-run"]].concat()).success();
     let diff = String::from_utf8_lossy(&dry.get_output().stdout).into_owned();
@@ -107,10 +124,18 @@ fn check_and_dry_run_change_nothing() {
         diff.contains("+        .nest_service(\"/mcp\", mcp_auth.protect(service))"),
         "{diff}"
     );
-    assert_eq!(tree(dir.path()), before, "--check and --dry-run must not write");
+    assert_eq!(
+        tree(dir.path()),
+        before,
+        "--check and --dry-run must not write"
+    );
 
     mcp_builder(dir.path(), FLAGS).success();
-    mcp_builder(dir.path(), &[&FLAGS[..FLAGS.len() - 1], &["--check"]].concat()).success();
+    mcp_builder(
+        dir.path(),
+        &[&FLAGS[..FLAGS.len() - 1], &["--check"]].concat(),
+    )
+    .success();
 }
 
 #[test]
@@ -122,11 +147,19 @@ fn a_generated_file_the_user_changed_is_not_overwritten() {
     fs::write(&policy, &edited).unwrap();
 
     // Another scope for a tool: policy.rs would change, but the user's edit wins.
-    let mut flags = FLAGS.to_vec();
-    flags[flags.iter().position(|f| *f == "search-tasks=read:tasks").unwrap()] =
-        "search-tasks=write:tasks";
+    let flags: Vec<&str> = FLAGS
+        .iter()
+        .map(|flag| match *flag {
+            "search-tasks=read:tasks" => "search-tasks=write:tasks",
+            other => other,
+        })
+        .collect();
     let run = mcp_builder(dir.path(), &flags).success();
-    assert!(stderr(&run).contains("     Skipped src/auth/policy.rs"), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("     Skipped src/auth/policy.rs"),
+        "{}",
+        stderr(&run)
+    );
     assert_eq!(fs::read_to_string(&policy).unwrap(), edited);
 
     let forced = mcp_builder(dir.path(), &[&flags[..], &["--force"]].concat()).success();
@@ -170,11 +203,23 @@ fn bad_flag_values_are_usage_errors() {
         args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
     };
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (with("--provider", "okta-ish"), "unknown provider `okta-ish`"),
-        (with("--scopes", "read tasks,write:tasks"), "`read tasks` is not a valid scope"),
+        (
+            with("--provider", "okta-ish"),
+            "unknown provider `okta-ish`",
+        ),
+        (
+            with("--scopes", "read tasks,write:tasks"),
+            "`read tasks` is not a valid scope",
+        ),
         (with("--scopes", "read:\"x\""), "is not a valid scope"),
-        (with("--domain", "https://tasks-test.auth0.com/"), "is not a domain name"),
-        (with("--audience", "http://tasks.example.com/mcp"), "uses http:// for a host that is not loopback"),
+        (
+            with("--domain", "https://tasks-test.auth0.com/"),
+            "is not a domain name",
+        ),
+        (
+            with("--audience", "http://tasks.example.com/mcp"),
+            "uses http:// for a host that is not loopback",
+        ),
         (
             with("--tool-scope", "archive-task=read:tasks"),
             "--tool-scope names `archive-task`, but the project has no tool of that name\nhelp: the tools found are: create-task, delete-task, search-tasks",

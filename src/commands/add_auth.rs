@@ -50,6 +50,9 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     let plan = plan::plan(&project, &resolved, &Disk)?;
 
     let mut err = std::io::stderr().lock();
+    for warning in &plan.warnings {
+        writeln!(err, "warning: {warning}")?;
+    }
     if args.dry_run {
         print!("{}", apply::diff(&plan));
         for line in apply::status_lines(&plan, args.force) {
@@ -66,18 +69,30 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
             for line in apply::status_lines(&plan, args.force) {
                 writeln!(err, "{line}")?;
             }
-            writeln!(err, "error: `{}` is not up to date; run `mcp-builder add-auth` without --check", project.package_name)?;
+            writeln!(
+                err,
+                "error: `{}` is not up to date; run `mcp-builder add-auth` without --check",
+                project.package_name
+            )?;
         }
         return Ok(up_to_date);
     }
     if plan.is_noop() {
-        writeln!(err, "nothing to do: `{}` is already protected as asked", project.package_name)?;
+        writeln!(
+            err,
+            "nothing to do: `{}` is already protected as asked",
+            project.package_name
+        )?;
         return Ok(true);
     }
     if !args.yes {
         // A confirmation prompt belongs to the interactive dialog; without it,
         // writing needs an explicit yes.
-        let hint = if std::io::stdin().is_terminal() { "" } else { " without a terminal" };
+        let hint = if std::io::stdin().is_terminal() {
+            ""
+        } else {
+            " without a terminal"
+        };
         return Err(UsageError(format!(
             "add-auth writes files only with --yes{hint}\nhelp: run it with --dry-run to see the changes, then with --yes to apply them"
         ))
@@ -104,7 +119,10 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         provider.client_id_var, provider.client_secret_var
     )?;
     if skipped {
-        writeln!(err, "warning: some generated files were skipped because you changed them; see above")?;
+        writeln!(
+            err,
+            "warning: some generated files were skipped because you changed them; see above"
+        )?;
     }
     Ok(true)
 }

@@ -3,8 +3,10 @@
 //! The MCP endpoint is identified by `StreamableHttpService::new(..)`, never
 //! by `Router::new()` alone (a project may have unrelated routers). A mount is
 //! a `.nest_service(<path>, <service>)` or `.route_service(..)` call whose
-//! service is that `new` call itself or a `let` binding of it in the same
-//! function.
+//! service is that `new` call itself, a `let` binding of it in the same
+//! function, or a call wrapping one of those (`service.clone()`, or
+//! `mcp_auth.protect(service)` in a project add-auth already wired). Test code
+//! is skipped. Code inside macro invocations is not seen (it is not parsed).
 
 use std::collections::{HashMap, HashSet};
 
@@ -357,10 +359,13 @@ struct MountCall<'ast> {
     fn_idx: Option<usize>,
 }
 
-/// `let name = StreamableHttpService::new(..);`
+/// `let name = <expr>;`, kept to follow a mount's service argument back to
+/// the `StreamableHttpService::new(..)` call it names.
 struct Binding<'ast> {
     name: String,
-    call: &'ast syn::ExprCall,
+    init: &'ast syn::Expr,
+    /// End of the `let` statement: a use after it can name this binding.
+    end: proc_macro2::LineColumn,
     fn_idx: Option<usize>,
 }
 
@@ -448,33 +453,40 @@ impl<'a, 'ast> Scan<'a, 'ast> {
     /// function.
     fn service_of(&self, mount: &MountCall<'ast>) -> Option<&NewCall<'ast>> {
         let fn_idx = mount.fn_idx?;
-        let call = self.service_call(&mount.call.args[1], mount)?;
+        let call = self.service_call(&mount.call.args[1], fn_idx, 0)?;
         self.new_calls
             .iter()
             .find(|new| std::ptr::eq(new.call, call) && new.fn_idx == Some(fn_idx))
     }
 
+    /// The `StreamableHttpService::new(..)` call an expression is or wraps:
+    /// the call itself, a variable bound to it earlier in the function, or a
+    /// call taking one of those (`service.clone()`,
+    /// `mcp_auth.protect(service)` once add-auth has wired the project,
+    /// `ServiceBuilder::new().layer(..).service(service)`).
     fn service_call(
         &self,
         expr: &'ast syn::Expr,
-        mount: &MountCall<'ast>,
+        fn_idx: usize,
+        depth: usize,
     ) -> Option<&'ast syn::ExprCall> {
+        if depth > 32 {
+            return None;
+        }
+        let inner = |expr: &'ast syn::Expr| self.service_call(expr, fn_idx, depth + 1);
         match strip(expr) {
             syn::Expr::Call(call) if self.is_service_new(&call.func) => Some(call),
-            syn::Expr::MethodCall(clone) if clone.method == "clone" && clone.args.is_empty() => {
-                self.service_call(&clone.receiver, mount)
+            syn::Expr::Call(call) => call.args.iter().find_map(inner),
+            syn::Expr::MethodCall(call) => {
+                inner(&call.receiver).or_else(|| call.args.iter().find_map(inner))
             }
             syn::Expr::Path(path) if path.qself.is_none() => {
                 let name = path.path.get_ident()?.unraw().to_string();
-                let before = span_bounds(mount.call).0;
-                self.bindings
-                    .iter()
-                    .rfind(|binding| {
-                        binding.fn_idx == mount.fn_idx
-                            && binding.name == name
-                            && span_bounds(binding.call).0 < before
-                    })
-                    .map(|binding| binding.call)
+                let used_at = span_bounds(path).0;
+                let binding = self.bindings.iter().rfind(|binding| {
+                    binding.fn_idx == Some(fn_idx) && binding.name == name && binding.end <= used_at
+                })?;
+                inner(binding.init)
             }
             _ => None,
         }
@@ -559,13 +571,11 @@ impl<'ast> Visit<'ast> for Scan<'_, 'ast> {
             syn::Pat::Type(typed) => &*typed.pat,
             pat => pat,
         };
-        if let (syn::Pat::Ident(name), Some(init)) = (pat, &local.init)
-            && let syn::Expr::Call(call) = strip(&init.expr)
-            && self.is_service_new(&call.func)
-        {
+        if let (syn::Pat::Ident(name), Some(init)) = (pat, &local.init) {
             self.bindings.push(Binding {
                 name: name.ident.unraw().to_string(),
-                call,
+                init: &init.expr,
+                end: span_bounds(local).1,
                 fn_idx: self.current_fn,
             });
         }

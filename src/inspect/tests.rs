@@ -714,3 +714,52 @@ fn rust_syntax_error_names_the_file() {
          help: fix the syntax error (`cargo check` shows it too), then run add-auth again"
     );
 }
+
+#[test]
+fn a_wired_project_is_still_found() {
+    // The bundled example as add-auth leaves it: a re-run must find the same
+    // endpoint (and then change nothing).
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks-server");
+    let read = |rel: &str| std::fs::read_to_string(example.join(rel)).unwrap();
+    let main = read("src/main.rs")
+        .replacen("mod tasks;\n", "mod auth;\nmod tasks;\n", 1)
+        .replacen(
+            "    let service = ",
+            "    let mcp_auth = auth::McpAuth::from_env_or_exit();\n    let service = ",
+            1,
+        )
+        .replacen(
+            "StreamableHttpServerConfig::default(),",
+            "mcp_auth.server_config(StreamableHttpServerConfig::default()),",
+            1,
+        )
+        .replacen(
+            ".nest_service(\"/mcp\", service);",
+            ".nest_service(\"/mcp\", mcp_auth.protect(service))\n        .merge(mcp_auth.metadata_router());",
+            1,
+        );
+    let dir = tree(&[
+        ("Cargo.toml", &read("Cargo.toml")),
+        ("src/main.rs", &main),
+        ("src/tasks.rs", &read("src/tasks.rs")),
+        ("src/auth/mod.rs", "pub struct McpAuth;\n"),
+    ]);
+    let project = inspect(dir.path()).unwrap();
+    assert_eq!(
+        mount_view(&project),
+        (
+            "/mcp".into(),
+            "mcp_auth.protect(service)".into(),
+            Some("mcp_auth.server_config(StreamableHttpServerConfig::default())".into()),
+            "        .nest_service(\"/mcp\", mcp_auth.protect(service))|".into(),
+            "    let service = StreamableHttpService::new(".into(),
+            "    ".into(),
+        )
+    );
+    // Already declared (plan leaves it): the slot stays in alphabetical order.
+    assert_eq!(
+        project.mount.mod_insert_at,
+        main.find("mod tasks;\n").unwrap()
+    );
+    assert_eq!(project.tools.len(), 3);
+}

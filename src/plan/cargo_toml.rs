@@ -467,20 +467,17 @@ fn is_complete(series: Series) -> bool {
 
 fn check_compatible(dep: &Dependency, existing: &Existing) -> Result<()> {
     if let Some(theirs) = &existing.version {
-        if !compatible(theirs, dep.version).with_context(|| {
-            format!(
-                "could not read the version requirement \"{theirs}\" of `{}` in {}",
-                existing.key,
-                existing.version_at.manifest()
-            )
-        })? {
+        let manifest = existing.version_at.manifest();
+        let key = &existing.key;
+        let compatible = compatible(theirs, dep.version).with_context(|| {
+            format!("could not read the version requirement \"{theirs}\" of `{key}` in {manifest}")
+        })?;
+        if !compatible {
             bail!(
                 "`{key}` {theirs:?} in {manifest} is not compatible with {ours:?}, the version \
                  the generated code needs\n\
                  help: upgrade `{key}` to {ours} in {manifest}, then run add-auth again",
-                key = existing.key,
                 ours = dep.version,
-                manifest = existing.version_at.manifest(),
             );
         }
     }

@@ -18,8 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{inspect::Project, resolve::Resolved};
 
-/// The state file, at the package root.
-pub const STATE_FILE: &str = "mcp-builder.json";
+pub use state::STATE_FILE;
 
 /// What the generated module needs, beyond what an rmcp server already has.
 pub const DEPENDENCIES: &[Dependency] = &[
@@ -62,11 +61,19 @@ pub struct Dependency {
 /// What happens to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileAction {
-    Create { contents: String },
-    Update { before: String, after: String },
+    Create {
+        contents: String,
+    },
+    Update {
+        before: String,
+        after: String,
+    },
     Identical,
     /// A generated file the user has changed since: left alone unless forced.
-    Conflict { current: String, desired: String },
+    Conflict {
+        current: String,
+        desired: String,
+    },
 }
 
 /// One file of the plan, with its path relative to the project root.
@@ -100,6 +107,8 @@ pub struct Plan {
     /// The package root; change paths are relative to it.
     pub root: PathBuf,
     pub changes: Vec<FileChange>,
+    /// Things the user should know that do not stop the run.
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -116,10 +125,15 @@ pub trait Snapshot {
 }
 
 /// Computes the plan. Reads through `snapshot`, writes nothing.
-pub fn plan(project: &Project, resolved: &Resolved, snapshot: &dyn Snapshot) -> anyhow::Result<Plan> {
+pub fn plan(
+    project: &Project,
+    resolved: &Resolved,
+    snapshot: &dyn Snapshot,
+) -> anyhow::Result<Plan> {
     let root = &project.root;
     let read = |relative: &Path| snapshot.read(&root.join(relative));
     let mut changes = Vec::new();
+    let mut warnings = Vec::new();
 
     let state_before = read(Path::new(STATE_FILE))?;
     let recorded = match &state_before {
@@ -147,7 +161,9 @@ pub fn plan(project: &Project, resolved: &Resolved, snapshot: &dyn Snapshot) -> 
         let key = slash_path(&path);
         let current = read(&path)?;
         let action = match current {
-            Some(current) if current != contents && recorded.get(&key) != Some(&sha256(&current)) => {
+            Some(current)
+                if current != contents && recorded.get(&key) != Some(&sha256(&current)) =>
+            {
                 if recorded.is_empty() {
                     bail!(
                         "`{key}` already exists and was not written by mcp-builder\nhelp: rename or remove `{}`, then run add-auth again",
@@ -179,7 +195,11 @@ pub fn plan(project: &Project, resolved: &Resolved, snapshot: &dyn Snapshot) -> 
         let crate_root = read(&mount.crate_root)?
             .with_context(|| format!("`{}` disappeared", mount.crate_root.display()))?;
         let declared = wiring::declare_module(&crate_root, mount);
-        changes.push(FileChange::new(&mount.crate_root, Some(crate_root), declared));
+        changes.push(FileChange::new(
+            &mount.crate_root,
+            Some(crate_root),
+            declared,
+        ));
     }
 
     // Dependencies, following the workspace's convention when there is one.
@@ -209,7 +229,13 @@ pub fn plan(project: &Project, resolved: &Resolved, snapshot: &dyn Snapshot) -> 
     let real = [
         (provider.domain_var, resolved.domain.as_str()),
         (provider.audience_var, resolved.audience.as_str()),
-        ("MCP_RESOURCE_URL", resolved.resource_url.as_deref().unwrap_or(&resolved.audience)),
+        (
+            "MCP_RESOURCE_URL",
+            resolved
+                .resource_url
+                .as_deref()
+                .unwrap_or(&resolved.audience),
+        ),
         (provider.client_id_var, ""),
         (provider.client_secret_var, ""),
     ];
@@ -227,6 +253,11 @@ pub fn plan(project: &Project, resolved: &Resolved, snapshot: &dyn Snapshot) -> 
     }
     let gitignore = read(Path::new(".gitignore"))?;
     let ignored = dotenv::ensure_gitignored(gitignore.as_deref(), ".env");
+    if dotenv::is_negated(&ignored, ".env") {
+        warnings.push(
+            "`.gitignore` un-ignores `.env` (`!.env`): the real settings in `.env` could be committed".into(),
+        );
+    }
     changes.push(FileChange::new(".gitignore", gitignore, ignored));
 
     // The state file goes last: it records what the run above produced.
@@ -241,6 +272,7 @@ pub fn plan(project: &Project, resolved: &Resolved, snapshot: &dyn Snapshot) -> 
     Ok(Plan {
         root: root.clone(),
         changes,
+        warnings,
     })
 }
 

@@ -16,29 +16,67 @@ use crate::resolve::Resolved;
 /// The module's files: (file name inside `auth/`, template).
 const TEMPLATES: &[(&str, &str)] = &[
     ("mod.rs", include_str!("../../templates/auth/mod.rs.hbs")),
-    ("audit.rs", include_str!("../../templates/auth/audit.rs.hbs")),
-    ("caller.rs", include_str!("../../templates/auth/caller.rs.hbs")),
-    ("challenge.rs", include_str!("../../templates/auth/challenge.rs.hbs")),
-    ("config.rs", include_str!("../../templates/auth/config.rs.hbs")),
+    (
+        "audit.rs",
+        include_str!("../../templates/auth/audit.rs.hbs"),
+    ),
+    (
+        "caller.rs",
+        include_str!("../../templates/auth/caller.rs.hbs"),
+    ),
+    (
+        "challenge.rs",
+        include_str!("../../templates/auth/challenge.rs.hbs"),
+    ),
+    (
+        "config.rs",
+        include_str!("../../templates/auth/config.rs.hbs"),
+    ),
     ("jwks.rs", include_str!("../../templates/auth/jwks.rs.hbs")),
-    ("metadata.rs", include_str!("../../templates/auth/metadata.rs.hbs")),
-    ("middleware.rs", include_str!("../../templates/auth/middleware.rs.hbs")),
-    ("policy.rs", include_str!("../../templates/auth/policy.rs.hbs")),
-    ("provider.rs", include_str!("../../templates/auth/provider.rs.hbs")),
-    ("verify.rs", include_str!("../../templates/auth/verify.rs.hbs")),
+    (
+        "metadata.rs",
+        include_str!("../../templates/auth/metadata.rs.hbs"),
+    ),
+    (
+        "middleware.rs",
+        include_str!("../../templates/auth/middleware.rs.hbs"),
+    ),
+    (
+        "policy.rs",
+        include_str!("../../templates/auth/policy.rs.hbs"),
+    ),
+    (
+        "provider.rs",
+        include_str!("../../templates/auth/provider.rs.hbs"),
+    ),
+    (
+        "verify.rs",
+        include_str!("../../templates/auth/verify.rs.hbs"),
+    ),
 ];
 
-/// rustfmt's default line width.
+/// rustfmt's default widths: `max_width`, `array_width`, `fn_call_width`
+/// (also used for tuples) and `short_array_element_width_threshold`.
 const MAX_WIDTH: usize = 100;
+const ARRAY_WIDTH: usize = 60;
+const CALL_WIDTH: usize = 60;
+const SHORT_ITEM_WIDTH: usize = 10;
 
 /// The rendered module: file name inside `auth/` -> contents.
-pub fn auth_module(resolved: &Resolved, mcp_path: &str) -> anyhow::Result<BTreeMap<&'static str, String>> {
+pub fn auth_module(
+    resolved: &Resolved,
+    mcp_path: &str,
+) -> anyhow::Result<BTreeMap<&'static str, String>> {
     let mut handlebars = Handlebars::new();
     handlebars.set_strict_mode(true);
     // The output is Rust, not HTML; every inserted value was validated.
     handlebars.register_escape_fn(handlebars::no_escape);
 
-    let scopes: Vec<String> = resolved.scopes.iter().map(|scope| rust_str(scope)).collect();
+    let scopes: Vec<String> = resolved
+        .scopes
+        .iter()
+        .map(|scope| rust_str(scope))
+        .collect();
     let data = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "provider": resolved.provider,
@@ -74,13 +112,190 @@ fn rust_str(value: &str) -> String {
     format!("{value:?}")
 }
 
-/// `pub const NAME: TYPE = &[items];` on one line when it fits, otherwise
-/// one item per line, as rustfmt lays out arrays.
+/// `pub const NAME: TYPE = &[items];` laid out as rustfmt lays out arrays:
+/// on one line when the items fit in `array_width`, else one item per line
+/// (several per line when every item is short).
 fn rust_const(name: &str, ty: &str, items: &[String]) -> String {
-    let one_line = format!("pub const {name}: {ty} = &[{}];", items.join(", "));
-    if one_line.len() <= MAX_WIDTH || items.is_empty() {
+    let joined = items.join(", ");
+    let one_line = format!("pub const {name}: {ty} = &[{joined}];");
+    if (joined.len() <= ARRAY_WIDTH && one_line.len() <= MAX_WIDTH) || items.is_empty() {
         return one_line;
     }
-    let body: String = items.iter().map(|item| format!("    {item},\n")).collect();
+    let body = if items.iter().all(|item| item.len() <= SHORT_ITEM_WIDTH) {
+        mixed_lines(items)
+    } else {
+        items.iter().map(|item| vertical_item(item)).collect()
+    };
     format!("pub const {name}: {ty} = &[\n{body}];")
+}
+
+/// One array item at indent 4. A tuple wider than `fn_call_width` is broken
+/// into one field per line at indent 8.
+fn vertical_item(item: &str) -> String {
+    // The item, its indent and its comma must fit on the line.
+    let fits = item.len() - 2 <= CALL_WIDTH && 4 + item.len() < MAX_WIDTH;
+    match item
+        .strip_prefix('(')
+        .and_then(|inner| inner.strip_suffix(')'))
+    {
+        Some(inner) if !fits => {
+            let (first, rest) = inner.split_once(", ").unwrap_or((inner, ""));
+            format!("    (\n        {first},\n        {rest},\n    ),\n")
+        }
+        _ => format!("    {item},\n"),
+    }
+}
+
+/// Short items packed several to a line at indent 4.
+fn mixed_lines(items: &[String]) -> String {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for item in items {
+        let piece = format!("{item},");
+        if !line.is_empty() && 4 + line.len() + 1 + piece.len() > MAX_WIDTH {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&piece);
+    }
+    lines.push(line);
+    lines.iter().map(|line| format!("    {line}\n")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        collections::BTreeMap,
+        io::Write,
+        process::{Command, Stdio},
+    };
+
+    use super::*;
+    use crate::providers::AUTH0;
+
+    fn resolved(scopes: &[&str], tools: &[(&str, &[&str])]) -> Resolved {
+        Resolved {
+            provider: &AUTH0,
+            domain: "tasks-test.auth0.com".into(),
+            audience: "https://tasks.example.com/mcp".into(),
+            resource_url: None,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            tool_scopes: tools
+                .iter()
+                .map(|(tool, scopes)| {
+                    (
+                        tool.to_string(),
+                        scopes.iter().map(|s| s.to_string()).collect(),
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    fn example() -> Resolved {
+        resolved(
+            &["read:tasks", "write:tasks", "delete:tasks"],
+            &[
+                ("search-tasks", &["read:tasks"]),
+                ("create-task", &["write:tasks"]),
+                ("delete-task", &["delete:tasks"]),
+            ],
+        )
+    }
+
+    /// What rustfmt (the toolchain's, default settings) makes of `source`.
+    fn rustfmt(source: &str) -> String {
+        let mut child = Command::new("rustfmt")
+            .args(["--edition", "2024", "--emit", "stdout"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("rustfmt is part of the Rust toolchain");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(source.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    #[test]
+    fn every_rendered_file_is_already_rustfmt_formatted() {
+        let long_scopes: Vec<String> = (0..12)
+            .map(|i| format!("projects.workspace-{i}:manage"))
+            .collect();
+        let long_scopes: Vec<&str> = long_scopes.iter().map(String::as_str).collect();
+        let many_tools: Vec<(String, Vec<&str>)> = (0..15)
+            .map(|i| {
+                (
+                    format!("acme.workspace.tool_number_{i}"),
+                    vec![long_scopes[i % 12]],
+                )
+            })
+            .collect();
+        let many_tools: Vec<(&str, &[&str])> = many_tools
+            .iter()
+            .map(|(tool, scopes)| (tool.as_str(), scopes.as_slice()))
+            .collect();
+        let short_scopes: Vec<&str> = vec![
+            "r", "w", "d", "a1", "a2", "a3", "b1", "b2", "b3", "c1", "c2", "c3", "d1", "d2", "d3",
+            "e1", "e2", "e3", "f1", "f2", "f3", "g1",
+        ];
+        let cases = [
+            example(),
+            resolved(&["mcp"], &[]),
+            resolved(
+                &["read", "write"],
+                &[("get", &["read"]), ("put", &["read", "write"])],
+            ),
+            resolved(&long_scopes, &many_tools),
+            resolved(&short_scopes, &[("tool", &short_scopes[..3])]),
+            resolved(
+                &[
+                    "admin:everything-in-the-workspace",
+                    "read:everything-in-workspace",
+                ],
+                &[],
+            ),
+        ];
+        for case in &cases {
+            for (name, source) in auth_module(case, "/mcp").unwrap() {
+                assert_eq!(
+                    rustfmt(&source),
+                    source,
+                    "{name} for {:?}",
+                    case.tool_scopes
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rendered_policy_and_provider_for_the_example() {
+        let module = auth_module(&example(), "/mcp").unwrap();
+        insta::assert_snapshot!("policy.rs", module["policy.rs"]);
+        insta::assert_snapshot!("provider.rs", module["provider.rs"]);
+    }
+
+    #[test]
+    fn only_policy_and_provider_vary_with_the_answers() {
+        let a = auth_module(&example(), "/mcp").unwrap();
+        let b = auth_module(&resolved(&["x"], &[("t", &["x"])]), "/api/mcp").unwrap();
+        let differing: Vec<&str> = a
+            .keys()
+            .copied()
+            .filter(|name| a[name] != b[name])
+            .collect();
+        assert_eq!(differing, ["policy.rs"]);
+    }
 }

@@ -380,7 +380,7 @@ mod tests {
                 ..good.clone()
             },
             Mount {
-                service_arg: 5..3,
+                service_arg: 5..5,
                 ..good.clone()
             },
             Mount {
@@ -409,7 +409,7 @@ mod tests {
         internal error: the MCP mount found in `src/main.rs` has `nest_call_end` 55 past the end of the file (54 bytes)
         internal error: the MCP mount found in `src/main.rs` has `stmt_line_start` 21 inside a character
         internal error: the MCP mount found in `src/main.rs` has a `stmt_line_start` that is not the start of a line
-        internal error: the MCP mount found in `src/main.rs` has an empty `service_arg` 5..3
+        internal error: the MCP mount found in `src/main.rs` has an empty `service_arg` 5..5
         internal error: the MCP mount found in `src/main.rs` has `config_arg` and `service_arg` partly overlapping
         internal error: the MCP mount found in `src/main.rs` has a `nest_call_end` before the end of `service_arg`
         internal error: the MCP mount found in `src/main.rs` has an indent "x" that is not blank

@@ -51,6 +51,19 @@ pub fn copy_project(from: &Path, to: &Path) {
 /// Runs `cargo <args>` in `project` with `CARGO_TARGET_DIR=target_dir`,
 /// bounded by `timeout`; panics with the captured output unless it succeeds.
 pub fn cargo(project: &Path, target_dir: &Path, args: &[&str], timeout: Duration) {
+    if let Err(failure) = try_cargo(project, target_dir, args, timeout) {
+        panic!("{failure}");
+    }
+}
+
+/// Like [`cargo`], but returns the failure (command, status, stdout and
+/// stderr) instead of panicking.
+pub fn try_cargo(
+    project: &Path,
+    target_dir: &Path,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let started = Instant::now();
     let output = assert_cmd::Command::new(cargo)
@@ -60,19 +73,21 @@ pub fn cargo(project: &Path, target_dir: &Path, args: &[&str], timeout: Duration
         .env_remove("CARGO_BUILD_TARGET_DIR")
         .timeout(timeout)
         .output()
-        .unwrap_or_else(|error| panic!("cargo {} did not finish: {error}", args.join(" ")));
+        .map_err(|error| format!("`cargo {}` did not finish: {error}", args.join(" ")))?;
     let elapsed = started.elapsed();
-    assert!(
-        output.status.success(),
-        "`cargo {}` in {} failed ({}) after {:.0?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        args.join(" "),
-        project.display(),
-        output.status,
-        elapsed,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
+    if !output.status.success() {
+        return Err(format!(
+            "`cargo {}` in {} failed ({}) after {:.0?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            args.join(" "),
+            project.display(),
+            output.status,
+            elapsed,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        ));
+    }
     eprintln!("cargo {} ok in {:.1?}", args.join(" "), elapsed);
+    Ok(())
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
