@@ -91,13 +91,17 @@ fn second_run_with_the_same_flags_changes_no_byte() {
     let second = mcp_builder(dir.path(), FLAGS).success();
     assert_eq!(
         stderr(&second),
-        "nothing to do: `tasks-server` is already protected as asked\n"
+        "       Found `tasks-server`: rmcp 3.11 [server, macros, transport-streamable-http-server], \
+         MCP endpoint `/mcp` in `src/main.rs`, 3 tools (create-task, delete-task, search-tasks)\n\
+         nothing to do: `tasks-server` is already protected as asked\n"
     );
     assert_eq!(tree(dir.path()), after_first);
 
     // Flags may be left out on a re-run: the state file remembers them.
     let third = mcp_builder(dir.path(), &["--yes"]).success();
-    assert!(stderr(&third).starts_with("nothing to do"));
+    assert!(
+        stderr(&third).ends_with("nothing to do: `tasks-server` is already protected as asked\n")
+    );
     assert_eq!(tree(dir.path()), after_first);
 }
 
@@ -178,7 +182,10 @@ fn refuses(dir: &Path, args: &[&str], code: i32, expected: &[&str]) {
     for part in expected {
         assert!(err.contains(part), "expected `{part}` in:\n{err}");
     }
-    assert!(err.starts_with("error: "), "{err}");
+    assert!(
+        err.starts_with("error: ") || err.contains("\nerror: "),
+        "{err}"
+    );
     assert_eq!(tree(dir), before, "a refused run must not change any file");
 }
 

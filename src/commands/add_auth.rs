@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::{
     apply,
     cli::AddAuthArgs,
-    inspect,
+    inspect::{self, Project},
     plan::{self, FileAction, STATE_FILE, Snapshot, state},
     resolve::{self, Inputs, UsageError},
 };
@@ -32,6 +32,7 @@ impl Snapshot for Disk {
 /// Runs the command; `Ok(false)` means `--check` found changes (exit 1).
 pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     let project = inspect::inspect(&args.path)?;
+    eprintln!("{}", found(&project));
     let previous = match Disk.read(&project.root.join(STATE_FILE))? {
         Some(text) => state::read_auth_state(&text)?,
         None => None,
@@ -125,4 +126,25 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         )?;
     }
     Ok(true)
+}
+
+/// One line saying what inspection found, before anything else happens.
+fn found(project: &Project) -> String {
+    let tools: Vec<&str> = project
+        .tools
+        .iter()
+        .map(|tool| tool.name.as_str())
+        .collect();
+    format!(
+        "{:>12} `{}`: rmcp {} [{}], MCP endpoint `{}` in `{}`, {} tool{} ({})",
+        "Found",
+        project.package_name,
+        project.rmcp.version_req,
+        project.rmcp.features.join(", "),
+        project.mount.mcp_path,
+        project.mount.file.display(),
+        tools.len(),
+        if tools.len() == 1 { "" } else { "s" },
+        tools.join(", "),
+    )
 }

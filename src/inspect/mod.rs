@@ -64,11 +64,9 @@ pub struct Project {
 pub struct RmcpDep {
     /// The version requirement, e.g. `3.11` (from the workspace when
     /// `workspace = true`). Its lowest matching version is a 3.x.
-    #[allow(dead_code, reason = "not read by the pipeline yet; remove once it is")]
     pub version_req: String,
     /// Enabled features: the workspace entry's followed by the member's
     /// own, without duplicates.
-    #[allow(dead_code, reason = "not read by the pipeline yet; remove once it is")]
     pub features: Vec<String>,
     /// Declared as `rmcp = { workspace = true }` in the member.
     pub from_workspace: bool,
