@@ -13,46 +13,30 @@ use serde_json::json;
 
 use crate::resolve::Resolved;
 
+/// A file of the module and its template, embedded at build time.
+macro_rules! template {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../templates/auth/", $name, ".hbs")),
+        )
+    };
+}
+
 /// The module's files: (file name inside `auth/`, template).
 const TEMPLATES: &[(&str, &str)] = &[
-    ("mod.rs", include_str!("../../templates/auth/mod.rs.hbs")),
-    (
-        "audit.rs",
-        include_str!("../../templates/auth/audit.rs.hbs"),
-    ),
-    (
-        "caller.rs",
-        include_str!("../../templates/auth/caller.rs.hbs"),
-    ),
-    (
-        "challenge.rs",
-        include_str!("../../templates/auth/challenge.rs.hbs"),
-    ),
-    (
-        "config.rs",
-        include_str!("../../templates/auth/config.rs.hbs"),
-    ),
-    ("jwks.rs", include_str!("../../templates/auth/jwks.rs.hbs")),
-    (
-        "metadata.rs",
-        include_str!("../../templates/auth/metadata.rs.hbs"),
-    ),
-    (
-        "middleware.rs",
-        include_str!("../../templates/auth/middleware.rs.hbs"),
-    ),
-    (
-        "policy.rs",
-        include_str!("../../templates/auth/policy.rs.hbs"),
-    ),
-    (
-        "provider.rs",
-        include_str!("../../templates/auth/provider.rs.hbs"),
-    ),
-    (
-        "verify.rs",
-        include_str!("../../templates/auth/verify.rs.hbs"),
-    ),
+    template!("mod.rs"),
+    template!("audit.rs"),
+    template!("caller.rs"),
+    template!("challenge.rs"),
+    template!("config.rs"),
+    template!("cors.rs"),
+    template!("jwks.rs"),
+    template!("metadata.rs"),
+    template!("middleware.rs"),
+    template!("policy.rs"),
+    template!("provider.rs"),
+    template!("verify.rs"),
 ];
 
 /// rustfmt's default widths: `max_width`, `array_width`, `fn_call_width`
