@@ -143,7 +143,7 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
     let project = workspace.path().join("tasks-server");
     let target_dir = this_crate_target_dir().join("e2e-projects");
 
-    let lint_failures = tokio::task::block_in_place(|| {
+    let mut early_failures = tokio::task::block_in_place(|| {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks-server");
         copy_project(&example, &project);
         assert_user_project_is_formatted(&project, &target_dir);
@@ -152,11 +152,35 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
         build_and_lint(&project, &target_dir)
     });
 
+    let server_binary = target_dir.join("debug").join(exe("tasks-server"));
+    let refusals = [
+        (vec![], "`AUTH0_DOMAIN` is not set"),
+        (
+            vec![("AUTH0_DOMAIN", DOMAIN)],
+            "`AUTH0_AUDIENCE` is not set",
+        ),
+        (
+            vec![
+                ("AUTH0_DOMAIN", DOMAIN),
+                ("AUTH0_AUDIENCE", AUDIENCE),
+                ("MCP_AUTH_ISSUER", "http://issuer.example.com/"),
+            ],
+            "`MCP_AUTH_ISSUER` uses http:// for a host that is not loopback",
+        ),
+    ];
+    for (env, expected) in refusals {
+        early_failures.extend(refuses_to_start(
+            &server_binary,
+            workspace.path(),
+            &env,
+            expected,
+        ));
+    }
+
     let issuer = Issuer::start();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mcp_url = format!("{base}/mcp");
-    let server_binary = target_dir.join("debug").join(exe("tasks-server"));
     let mut server = ServerProcess::spawn(
         &server_binary,
         &project,
@@ -180,7 +204,7 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
         base,
         mcp_url,
         issuer,
-        failures: Mutex::new(lint_failures),
+        failures: Mutex::new(early_failures),
     };
 
     e2e.protected_resource_metadata().await;
@@ -290,7 +314,7 @@ fn assert_user_project_is_formatted(project: &Path, target_dir: &Path) {
 fn build_and_lint(project: &Path, target_dir: &Path) -> Vec<String> {
     cargo(project, target_dir, &["build"], Duration::from_secs(1200));
     let mut failures = Vec::new();
-    let clippy = ["clippy", "--", "-D", "warnings"];
+    let clippy = ["clippy", "--all-targets", "--", "-D", "warnings"];
     if let Err(failure) = try_cargo(project, target_dir, &clippy, Duration::from_secs(900)) {
         eprintln!("FAILED: {failure}\n");
         failures.push(failure);
@@ -300,7 +324,38 @@ fn build_and_lint(project: &Path, target_dir: &Path) -> Vec<String> {
         eprintln!("FAILED: {failure}\n");
         failures.push(failure);
     }
+    // The generated module's own unit tests (configuration, scope policy).
+    if let Err(failure) = try_cargo(project, target_dir, &["test"], Duration::from_secs(900)) {
+        eprintln!("FAILED: {failure}\n");
+        failures.push(failure);
+    }
     failures
+}
+
+/// The generated server refuses to start, with a message naming the
+/// setting, when its configuration is missing or unsafe. Runs outside the
+/// project so that its `.env` is not read.
+fn refuses_to_start(
+    binary: &Path,
+    cwd: &Path,
+    env: &[(&str, &str)],
+    expected: &str,
+) -> Option<String> {
+    let output = std::process::Command::new(binary)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(env.iter().copied())
+        .env("TASKS_ADDR", "127.0.0.1:0")
+        .output()
+        .expect("run the generated server");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let refused = output.status.code() == Some(1) && stderr.contains(expected);
+    (!refused).then(|| {
+        format!(
+            "server started with {env:?}: expected exit code 1 and `{expected}` on stderr, got {:?}\n{stderr}",
+            output.status.code()
+        )
+    })
 }
 
 struct E2e {
