@@ -387,3 +387,104 @@ pub fn propose_scope(tool: &Tool, scopes: &[String]) -> Option<String> {
             .cloned()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn tool(name: &str, read_only: bool, destructive: bool) -> Tool {
+        Tool {
+            name: name.into(),
+            fn_name: name.replace(['-', '.'], "_"),
+            read_only,
+            destructive,
+            file: PathBuf::from("src/main.rs"),
+        }
+    }
+
+    #[test]
+    fn access_follows_annotations_then_verbs() {
+        let cases = [
+            (tool("search-tasks", false, false), Access::Read),
+            (tool("tasks.list", false, false), Access::Read),
+            (tool("summarize", true, false), Access::Read),
+            (tool("delete-task", false, false), Access::Delete),
+            (tool("archive", false, true), Access::Delete),
+            (tool("get-or-remove", false, false), Access::Delete),
+            (tool("create-task", false, false), Access::Write),
+            (tool("send_email", false, false), Access::Write),
+        ];
+        for (tool, access) in cases {
+            assert_eq!(access_of(&tool), access, "{}", tool.name);
+        }
+    }
+
+    #[test]
+    fn proposals_pick_the_scope_named_for_the_access() {
+        let scopes: Vec<String> = ["tasks:read", "tasks:write", "admin:delete"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            propose_scope(&tool("search", false, false), &scopes).as_deref(),
+            Some("tasks:read")
+        );
+        assert_eq!(
+            propose_scope(&tool("create", false, false), &scopes).as_deref(),
+            Some("tasks:write")
+        );
+        assert_eq!(
+            propose_scope(&tool("drop", false, false), &scopes).as_deref(),
+            Some("admin:delete")
+        );
+        let only_read = vec!["read:tasks".to_string()];
+        assert_eq!(
+            propose_scope(&tool("create", false, false), &only_read),
+            None
+        );
+    }
+
+    #[test]
+    fn urls_are_canonical_and_plain_http_only_on_loopback() {
+        assert_eq!(
+            check_url("--audience", "HTTPS://Tasks.Example.com/mcp/").unwrap(),
+            "https://tasks.example.com/mcp"
+        );
+        assert_eq!(
+            check_url("--audience", "http://127.0.0.1:8000/mcp").unwrap(),
+            "http://127.0.0.1:8000/mcp"
+        );
+        assert_eq!(
+            check_url("--audience", "http://[::1]:8000/mcp").unwrap(),
+            "http://[::1]:8000/mcp"
+        );
+        for bad in [
+            "tasks.example.com/mcp",
+            "http://example.com/mcp",
+            "ftp://example.com",
+            "https://x.com/a#b",
+            "https:///mcp",
+        ] {
+            assert!(check_url("--audience", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scopes_are_rfc_6749_tokens_without_duplicates() {
+        let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            check_scopes(&list(&["a:b", " a:b ", "c"])).unwrap(),
+            list(&["a:b", "c"])
+        );
+        for bad in [
+            &["a b"][..],
+            &["a\"b"],
+            &["a\\b"],
+            &["offline_access"],
+            &[""],
+        ] {
+            assert!(check_scopes(&list(bad)).is_err(), "{bad:?}");
+        }
+    }
+}
