@@ -10,29 +10,8 @@ use std::{
 };
 
 use assert_cmd::Command;
-use support::project::copy_project;
+use support::project::{EXAMPLE, EXAMPLE_FLAGS as FLAGS, copy_project};
 use tempfile::TempDir;
-
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tasks-server");
-
-/// The flags of the CI example, for the bundled project.
-const FLAGS: &[&str] = &[
-    "--provider",
-    "auth0",
-    "--domain",
-    "tasks-test.auth0.com",
-    "--audience",
-    "https://tasks.example.com/mcp",
-    "--scopes",
-    "read:tasks,write:tasks,delete:tasks",
-    "--tool-scope",
-    "search-tasks=read:tasks",
-    "--tool-scope",
-    "create-task=write:tasks",
-    "--tool-scope",
-    "delete-task=delete:tasks",
-    "--yes",
-];
 
 fn example_copy() -> TempDir {
     let dir = TempDir::new().unwrap();

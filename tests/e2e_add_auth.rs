@@ -30,7 +30,10 @@ use support::{
     http::{Challenge, RawMcp, Reply, client, initialize_body, tools_call_body},
     issuer::{EC_KID, Issuer, RSA_KID, TestKey, now, unsigned_token},
     mcp::McpClient,
-    project::{ServerProcess, cargo, copy_project, free_port, this_crate_target_dir, try_cargo},
+    project::{
+        EXAMPLE, EXAMPLE_FLAGS, ServerProcess, cargo, copy_project, free_port,
+        this_crate_target_dir, try_cargo,
+    },
 };
 
 const DOMAIN: &str = "tasks-test.auth0.com";
@@ -144,8 +147,7 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
     let target_dir = this_crate_target_dir().join("e2e-projects");
 
     let mut early_failures = tokio::task::block_in_place(|| {
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks-server");
-        copy_project(&example, &project);
+        copy_project(Path::new(EXAMPLE), &project);
         assert_user_project_is_formatted(&project, &target_dir);
         run_add_auth(&project);
         apply_readme_next_step(&project);
@@ -241,23 +243,7 @@ fn run_add_auth(project: &Path) {
         .expect("the mcp-builder binary")
         .args(["add-auth", "--path"])
         .arg(project)
-        .args([
-            "--provider",
-            "auth0",
-            "--domain",
-            DOMAIN,
-            "--audience",
-            AUDIENCE,
-            "--scopes",
-            "read:tasks,write:tasks,delete:tasks",
-            "--tool-scope",
-            "search-tasks=read:tasks",
-            "--tool-scope",
-            "create-task=write:tasks",
-            "--tool-scope",
-            "delete-task=delete:tasks",
-            "--yes",
-        ])
+        .args(EXAMPLE_FLAGS)
         .write_stdin("")
         .timeout(Duration::from_secs(120))
         .output()

@@ -143,16 +143,7 @@ impl DepDecl {
         }
         let table = item.as_table_like()?;
         let string = |key: &str| table.get(key).and_then(Item::as_str).map(str::to_string);
-        let features = table
-            .get("features")
-            .and_then(Item::as_array)
-            .map(|array| {
-                array
-                    .iter()
-                    .filter_map(|value| value.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let features = string_array(table.get("features"));
         let source = string("git")
             .map(|git| format!("git `{git}`"))
             .or_else(|| string("path").map(|path| format!("path `{path}`")));
@@ -363,20 +354,18 @@ struct Member {
 /// The members `[workspace] members` names. A pattern ending in `/*` lists
 /// the sub-directories holding a `Cargo.toml`; any other pattern is shown
 /// as written.
+/// The strings of a TOML array (other values and a missing item: none).
+fn string_array(item: Option<&Item>) -> Vec<String> {
+    item.and_then(Item::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|value| value.as_str().map(str::to_string))
+        .collect()
+}
+
 fn workspace_members(dir: &Path, doc: &DocumentMut) -> Vec<Member> {
     let workspace = doc.get("workspace").and_then(Item::as_table_like);
-    let strings = |key: &str| -> Vec<String> {
-        workspace
-            .and_then(|ws| ws.get(key))
-            .and_then(Item::as_array)
-            .map(|array| {
-                array
-                    .iter()
-                    .filter_map(|value| value.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = |key: &str| string_array(workspace.and_then(|ws| ws.get(key)));
     let excluded = strings("exclude");
     let mut dirs = Vec::new();
     for pattern in strings("members") {

@@ -9,6 +9,28 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// The bundled example project.
+pub const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tasks-server");
+
+/// `add-auth` flags for the bundled example: the CI form.
+pub const EXAMPLE_FLAGS: &[&str] = &[
+    "--provider",
+    "auth0",
+    "--domain",
+    "tasks-test.auth0.com",
+    "--audience",
+    "https://tasks.example.com/mcp",
+    "--scopes",
+    "read:tasks,write:tasks,delete:tasks",
+    "--tool-scope",
+    "search-tasks=read:tasks",
+    "--tool-scope",
+    "create-task=write:tasks",
+    "--tool-scope",
+    "delete-task=delete:tasks",
+    "--yes",
+];
+
 /// The target directory of this crate (`<crate>/target` unless
 /// `CARGO_TARGET_DIR` moved it): `CARGO_TARGET_TMPDIR` is `<target>/tmp`.
 pub fn this_crate_target_dir() -> PathBuf {
