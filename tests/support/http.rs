@@ -384,3 +384,81 @@ impl RawMcp {
         session
     }
 }
+
+/// One HTTP/1.1 exchange over a plain TCP socket, for requests reqwest will
+/// not send as a test needs them (a `Content-Length` larger than the bytes
+/// sent, a chunked body the server stops reading). Blocking: call it from
+/// `spawn_blocking`.
+///
+/// Writes `head` (request line and headers; `Connection: close` and the blank
+/// line are added) and then `body`, giving up on the body when a write fails
+/// or stalls for `timeout` (the server may answer early and stop reading),
+/// then reads the answer until the server closes the connection or
+/// `timeout` passes. Panics if no status line arrives.
+pub fn raw_exchange(addr: &str, head: &str, body: &[u8], timeout: Duration) -> Reply {
+    use std::io::{Read, Write};
+
+    let mut stream = std::net::TcpStream::connect(addr)
+        .unwrap_or_else(|error| panic!("connect to {addr}: {error}"));
+    stream
+        .set_write_timeout(Some(timeout))
+        .expect("write timeout");
+    stream
+        .set_read_timeout(Some(timeout))
+        .expect("read timeout");
+    let head = format!("{}\r\nConnection: close\r\n\r\n", head.trim_end());
+    let mut outgoing = head.as_bytes().to_vec();
+    outgoing.extend_from_slice(body);
+    for piece in outgoing.chunks(64 * 1024) {
+        if stream.write_all(piece).is_err() {
+            break;
+        }
+    }
+    let mut received = Vec::new();
+    let deadline = std::time::Instant::now() + timeout;
+    let mut buffer = [0u8; 16 * 1024];
+    while std::time::Instant::now() < deadline {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => received.extend_from_slice(&buffer[..read]),
+        }
+    }
+    let text = String::from_utf8_lossy(&received).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.split("\r\n");
+    let request_line = outgoing_request_line(&outgoing);
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or_else(|| panic!("{request_line}: no HTTP status line in {text:?}"));
+    let mut headers = HeaderMap::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':')
+            && let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()),
+                reqwest::header::HeaderValue::from_str(value.trim()),
+            )
+        {
+            headers.append(name, value);
+        }
+    }
+    let (method, path) = request_line.split_once(' ').unwrap_or(("GET", "/"));
+    Reply {
+        method: Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET),
+        url: format!("http://{addr}{}", path.split(' ').next().unwrap_or("/")),
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+fn outgoing_request_line(outgoing: &[u8]) -> String {
+    let end = outgoing
+        .windows(2)
+        .position(|pair| pair == b"\r\n")
+        .unwrap_or(outgoing.len());
+    String::from_utf8_lossy(&outgoing[..end]).into_owned()
+}

@@ -8,18 +8,30 @@
 //!
 //! The server runs on its own thread with its own Tokio runtime, so an
 //! [`Issuer`] can be used from sync tests and from async tests alike.
+//!
+//! For the fault tests the JWKS endpoint can be switched while it runs:
+//! another key set ([`Issuer::publish_keys`], e.g. a rotation to
+//! [`TestKey::Rsa2`]) and fault modes ([`JwksMode`]: an error status, a slow
+//! answer, HTML or garbage), with counters of fetches and of fetches in
+//! flight at once.
 
 use std::{
     net::SocketAddr,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     thread,
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{
     Algorithm, EncodingKey, Header,
@@ -40,6 +52,12 @@ pub const TOKEN_LIFETIME_SECS: u64 = 300;
 const RSA_PEM: &[u8] = include_bytes!("../fixtures/keys/rsa.pem");
 const EC_PEM: &[u8] = include_bytes!("../fixtures/keys/ec.pem");
 const ATTACKER_RSA_PEM: &[u8] = include_bytes!("../fixtures/keys/attacker-rsa.pem");
+const RSA_2_PEM: &[u8] = include_bytes!("../fixtures/keys/rsa-2.pem");
+/// The public half of the issuer's RSA key (`rsa-1`) as SPKI PEM: the
+/// "secret" of HS256 key-confusion tokens.
+pub const RSA_PUBLIC_PEM: &[u8] = include_bytes!("../fixtures/keys/rsa-public.pem");
+/// Key id under which [`TestKey::Rsa2`] is published after a rotation.
+pub const RSA_2_KID: &str = "rsa-2";
 
 /// Which private key signs a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,13 +68,16 @@ pub enum TestKey {
     Ec,
     /// An RSA key that is NOT in the JWKS: a forger's key.
     AttackerRsa,
+    /// The issuer's next RSA key: in the JWKS only once a test publishes it
+    /// (see [`Issuer::publish_keys`]).
+    Rsa2,
 }
 
 impl TestKey {
     /// The algorithm this key signs with.
     pub fn algorithm(self) -> Algorithm {
         match self {
-            TestKey::Rsa | TestKey::AttackerRsa => Algorithm::RS256,
+            TestKey::Rsa | TestKey::AttackerRsa | TestKey::Rsa2 => Algorithm::RS256,
             TestKey::Ec => Algorithm::ES256,
         }
     }
@@ -67,6 +88,7 @@ impl TestKey {
             TestKey::Rsa => EncodingKey::from_rsa_pem(RSA_PEM),
             TestKey::Ec => EncodingKey::from_ec_pem(EC_PEM),
             TestKey::AttackerRsa => EncodingKey::from_rsa_pem(ATTACKER_RSA_PEM),
+            TestKey::Rsa2 => EncodingKey::from_rsa_pem(RSA_2_PEM),
         };
         loaded.unwrap_or_else(|error| panic!("fixture key {self:?} does not load: {error}"))
     }
@@ -98,11 +120,11 @@ pub fn now() -> u64 {
 
 #[derive(Clone)]
 struct AppState {
-    jwks: Arc<JwkSet>,
     issuer_url: Arc<str>,
     jwks_url: Arc<str>,
     jwks_fetches: Arc<AtomicUsize>,
     discovery_fetches: Arc<AtomicUsize>,
+    control: Arc<JwksControl>,
 }
 
 /// A running test issuer. Stops when dropped.
@@ -111,6 +133,7 @@ pub struct Issuer {
     jwks: Arc<JwkSet>,
     jwks_fetches: Arc<AtomicUsize>,
     discovery_fetches: Arc<AtomicUsize>,
+    control: Arc<JwksControl>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -138,12 +161,18 @@ impl Issuer {
         });
         let jwks_fetches = Arc::new(AtomicUsize::new(0));
         let discovery_fetches = Arc::new(AtomicUsize::new(0));
+        let control = Arc::new(JwksControl {
+            published: Mutex::new((*jwks).clone()),
+            mode: Mutex::new(JwksMode::Normal),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+        });
         let state = AppState {
-            jwks: jwks.clone(),
             issuer_url: issuer_url_of(addr).into(),
             jwks_url: jwks_url_of(addr).into(),
             jwks_fetches: jwks_fetches.clone(),
             discovery_fetches: discovery_fetches.clone(),
+            control: control.clone(),
         };
         let app = Router::new()
             .route("/.well-known/jwks.json", get(serve_jwks))
@@ -182,6 +211,7 @@ impl Issuer {
             jwks,
             jwks_fetches,
             discovery_fetches,
+            control,
             shutdown: Some(shutdown),
             thread: Some(thread),
         }
@@ -286,9 +316,124 @@ fn jwks_url_of(addr: SocketAddr) -> String {
     format!("http://{addr}/.well-known/jwks.json")
 }
 
-async fn serve_jwks(State(state): State<AppState>) -> Json<JwkSet> {
+async fn serve_jwks(State(state): State<AppState>) -> Response {
     state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
-    Json((*state.jwks).clone())
+    let control = &state.control;
+    let _in_flight = InFlight::enter(control);
+    let mode = control.mode.lock().unwrap().clone();
+    match mode {
+        JwksMode::Normal => Json(control.published.lock().unwrap().clone()).into_response(),
+        JwksMode::Status(status) => (status, "the key service is down").into_response(),
+        JwksMode::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            Json(control.published.lock().unwrap().clone()).into_response()
+        }
+        JwksMode::Body { content_type, body } => {
+            ([(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
+    }
+}
+
+/// What `GET /.well-known/jwks.json` answers: the fault injection of the
+/// attack and fault tests.
+#[derive(Debug, Clone)]
+pub enum JwksMode {
+    /// The published key set (see [`Issuer::publish_keys`]).
+    Normal,
+    /// This status and a text body: the key service is down.
+    Status(StatusCode),
+    /// The published key set, after this delay.
+    Slow(Duration),
+    /// 200 with this content type and body: HTML, garbage, odd key sets.
+    Body {
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
+}
+
+/// The switchable part of the JWKS endpoint.
+struct JwksControl {
+    published: Mutex<JwkSet>,
+    mode: Mutex<JwksMode>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+/// Counts a JWKS request in flight for as long as its handler runs (also
+/// when the client gives up and the handler is dropped).
+struct InFlight<'a>(&'a JwksControl);
+
+impl<'a> InFlight<'a> {
+    fn enter(control: &'a JwksControl) -> InFlight<'a> {
+        let now = control.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        control.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(control)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Issuer {
+    /// Switches what the JWKS endpoint answers from now on.
+    pub fn set_jwks_mode(&self, mode: JwksMode) {
+        *self.control.mode.lock().unwrap() = mode;
+    }
+
+    /// Publishes exactly these keys (each under its `kid`) from now on.
+    pub fn publish_keys(&self, keys: &[(TestKey, &str)]) {
+        let set = JwkSet {
+            keys: keys.iter().map(|(key, kid)| key.public_jwk(kid)).collect(),
+        };
+        *self.control.published.lock().unwrap() = set;
+    }
+
+    /// The most JWKS requests that were ever being answered at once.
+    pub fn max_concurrent_jwks_fetches(&self) -> usize {
+        self.control.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// JWKS requests being answered right now.
+    pub fn jwks_fetches_in_flight(&self) -> usize {
+        self.control.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Resets [`Issuer::max_concurrent_jwks_fetches`] to what is in flight now.
+    pub fn reset_max_concurrent_jwks_fetches(&self) {
+        let now = self.control.in_flight.load(Ordering::SeqCst);
+        self.control.max_in_flight.store(now, Ordering::SeqCst);
+    }
+
+    /// An HS256 token MACed with `secret` (key confusion: the secret is a
+    /// public key), with header `kid`.
+    pub fn hs256_token(&self, secret: &[u8], kid: Option<&str>, claims: &Value) -> String {
+        install_crypto_provider();
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = kid.map(str::to_string);
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret))
+            .unwrap_or_else(|error| panic!("MACing an HS256 test token: {error}"))
+    }
+}
+
+/// A token made of a hand-written header and payload (any JSON), signed by
+/// `key` over exactly those bytes: for headers jsonwebtoken cannot express.
+pub fn token_with_raw_header(key: TestKey, header: &Value, claims: &Value) -> String {
+    install_crypto_provider();
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        signing_input.as_bytes(),
+        &key.encoding_key(),
+        key.algorithm(),
+    )
+    .unwrap_or_else(|error| panic!("signing a raw test token with {key:?}: {error}"));
+    format!("{signing_input}.{signature}")
 }
 
 async fn serve_discovery(State(state): State<AppState>) -> Json<Value> {
