@@ -13,9 +13,11 @@ use super::sources::SourceFile;
 ///
 /// `src/main.rs` and `src/lib.rs` are their own roots. Another file belongs
 /// to `src/lib.rs` when the library declares it (directly or through other
-/// modules), otherwise to `src/main.rs` when the binary does. Binaries under
-/// `src/bin/` are refused for now: the generated module would have to live
-/// beside the binary, where cargo would take it for another binary.
+/// modules), otherwise to `src/main.rs` when the binary does, otherwise to
+/// the binary under `src/bin/` (`NAME.rs` or `NAME/main.rs`) that is it or
+/// declares it: the generated module then lives beside that binary
+/// (`src/bin/auth/mod.rs`, a directory without `main.rs`, which cargo does
+/// not take for another binary).
 pub(crate) fn crate_root_for(mount_file: &Path, files: &[SourceFile]) -> Result<PathBuf> {
     let main = Path::new("src/main.rs");
     let lib = Path::new("src/lib.rs");
@@ -38,24 +40,9 @@ pub(crate) fn crate_root_for(mount_file: &Path, files: &[SourceFile]) -> Result<
         .filter(|rel| is_bin_root(rel, bin_dir))
         .find(|rel| *rel == mount_file || module_tree(rel, &by_path).contains(mount_file));
     match owning_bin {
-        Some(bin) if bin == mount_file => bail!(
-            "the MCP endpoint is mounted in the binary `{}`; binaries under src/bin are not supported yet\n\
-             help: move the router into src/lib.rs or src/main.rs, then run add-auth again",
-            bin.display()
-        ),
-        Some(bin) => bail!(
-            "the MCP endpoint is mounted in `{}`, a module of the binary `{}`; binaries under src/bin are not supported yet\n\
-             help: move the router into src/lib.rs or src/main.rs, then run add-auth again",
-            mount_file.display(),
-            bin.display()
-        ),
-        None if mount_file.starts_with(bin_dir) => bail!(
-            "the MCP endpoint is mounted in `{}`, under src/bin; binaries under src/bin are not supported yet\n\
-             help: move the router into src/lib.rs or src/main.rs, then run add-auth again",
-            mount_file.display()
-        ),
+        Some(bin) => Ok(bin.to_path_buf()),
         None => bail!(
-            "`{}` mounts the MCP endpoint but no `mod` declaration in src/lib.rs or src/main.rs leads to it\n\
+            "`{}` mounts the MCP endpoint but no `mod` declaration in src/lib.rs, src/main.rs or a binary under src/bin leads to it\n\
              help: declare it as a module of src/lib.rs or src/main.rs, then run add-auth again",
             mount_file.display()
         ),
@@ -287,21 +274,11 @@ mod tests {
         assert_eq!(root("src/other/x.rs"), Ok("src/lib.rs".into()));
         assert_eq!(
             root("src/orphan.rs"),
-            Err("`src/orphan.rs` mounts the MCP endpoint but no `mod` declaration in src/lib.rs or src/main.rs leads to it\n\
+            Err("`src/orphan.rs` mounts the MCP endpoint but no `mod` declaration in src/lib.rs, src/main.rs or a binary under src/bin leads to it\n\
                  help: declare it as a module of src/lib.rs or src/main.rs, then run add-auth again"
                 .into())
         );
-        assert_eq!(
-            root("src/bin/http.rs"),
-            Err("the MCP endpoint is mounted in the binary `src/bin/http.rs`; binaries under src/bin are not supported yet\n\
-                 help: move the router into src/lib.rs or src/main.rs, then run add-auth again"
-                .into())
-        );
-        assert_eq!(
-            root("src/bin/http_server.rs"),
-            Err("the MCP endpoint is mounted in `src/bin/http_server.rs`, a module of the binary `src/bin/http.rs`; binaries under src/bin are not supported yet\n\
-                 help: move the router into src/lib.rs or src/main.rs, then run add-auth again"
-                .into())
-        );
+        assert_eq!(root("src/bin/http.rs"), Ok("src/bin/http.rs".into()));
+        assert_eq!(root("src/bin/http_server.rs"), Ok("src/bin/http.rs".into()));
     }
 }

@@ -82,7 +82,7 @@ pub(crate) fn read_package(path: &Path) -> Result<Package> {
 }
 
 /// Reads and parses one manifest; the error names the file and the line.
-fn read_manifest(path: &Path) -> Result<DocumentMut> {
+pub(crate) fn read_manifest(path: &Path) -> Result<DocumentMut> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read `{}`", path.display()))?;
     text.parse::<DocumentMut>().map_err(|err| {
@@ -270,7 +270,9 @@ fn check_supported(name: &str, version_req: &str) -> Result<()> {
     if lowest.major != 3 {
         bail!(
             "`{name}` depends on rmcp `{version_req}`, which add-auth does not support (supported: rmcp 3.x)\n\
-             help: upgrade rmcp to 3.x (`cargo add rmcp@3`, then follow the compiler through the API changes), then run add-auth again"
+             help: upgrade rmcp to 3.x (`cargo add rmcp@3`, then follow the compiler through the API changes: \
+             `StreamableHttpServerConfig` is built with `StreamableHttpServerConfig::default().with_..(..)` \
+             methods instead of a struct literal), then run add-auth again"
         );
     }
     Ok(())
@@ -311,7 +313,7 @@ fn lower_bound(comparator: &Comparator) -> Version {
 
 /// The error for a workspace root without a package: lists the members and
 /// points at the one(s) depending on rmcp.
-fn virtual_root_error(dir: &Path, doc: &DocumentMut) -> anyhow::Error {
+pub(crate) fn virtual_root_error(dir: &Path, doc: &DocumentMut) -> anyhow::Error {
     let members = workspace_members(dir, doc);
     let listed = if members.is_empty() {
         "none found".to_string()
@@ -345,15 +347,15 @@ fn virtual_root_error(dir: &Path, doc: &DocumentMut) -> anyhow::Error {
     )
 }
 
-struct Member {
+pub(crate) struct Member {
     /// Directory relative to the workspace root, with `/` separators.
-    dir: String,
-    uses_rmcp: bool,
+    pub(crate) dir: String,
+    /// The member's package name (`None` when its manifest has none or
+    /// does not parse).
+    pub(crate) name: Option<String>,
+    pub(crate) uses_rmcp: bool,
 }
 
-/// The members `[workspace] members` names. A pattern ending in `/*` lists
-/// the sub-directories holding a `Cargo.toml`; any other pattern is shown
-/// as written.
 /// The strings of a TOML array (other values and a missing item: none).
 fn string_array(item: Option<&Item>) -> Vec<String> {
     item.and_then(Item::as_array)
@@ -363,7 +365,10 @@ fn string_array(item: Option<&Item>) -> Vec<String> {
         .collect()
 }
 
-fn workspace_members(dir: &Path, doc: &DocumentMut) -> Vec<Member> {
+/// The members `[workspace] members` names. A pattern ending in `/*` lists
+/// the sub-directories holding a `Cargo.toml`; any other pattern is shown
+/// as written.
+pub(crate) fn workspace_members(dir: &Path, doc: &DocumentMut) -> Vec<Member> {
     let workspace = doc.get("workspace").and_then(Item::as_table_like);
     let strings = |key: &str| string_array(workspace.and_then(|ws| ws.get(key)));
     let excluded = strings("exclude");
@@ -390,11 +395,20 @@ fn workspace_members(dir: &Path, doc: &DocumentMut) -> Vec<Member> {
     dirs.dedup();
     dirs.into_iter()
         .map(|member| {
-            let uses_rmcp = read_manifest(&dir.join(&member).join("Cargo.toml"))
-                .ok()
-                .is_some_and(|member_doc| find_rmcp_decl(&member_doc, Some(doc)).is_some());
+            let member_doc = read_manifest(&dir.join(&member).join("Cargo.toml")).ok();
+            let uses_rmcp = member_doc
+                .as_ref()
+                .is_some_and(|member_doc| find_rmcp_decl(member_doc, Some(doc)).is_some());
+            let name = member_doc.as_ref().and_then(|member_doc| {
+                member_doc
+                    .get("package")
+                    .and_then(|package| package.get("name"))
+                    .and_then(Item::as_str)
+                    .map(str::to_string)
+            });
             Member {
                 dir: member,
+                name,
                 uses_rmcp,
             }
         })

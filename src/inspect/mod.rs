@@ -6,10 +6,12 @@
 
 mod crate_root;
 mod manifest;
+mod module_name;
 mod mount;
 mod offsets;
 mod sources;
 mod tools;
+mod workspace;
 
 #[cfg(test)]
 mod tests;
@@ -19,27 +21,81 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+/// The name of the generated module unless the user picks another.
+pub const DEFAULT_MODULE: &str = "auth";
+
+/// Choices the user makes on the command line that change what is inspected.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--package NAME`: the package to work on, when `path` is a workspace
+    /// root (or to check that `path` is that package).
+    pub package: Option<String>,
+    /// `--module-name NAME`: the generated module's name. Default: the name
+    /// an earlier run used (from `mcp-builder.json`), else `auth`.
+    pub module_name: Option<String>,
+}
+
+/// [`inspect_with`] with the default options.
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn inspect(path: &Path) -> Result<Project> {
+    inspect_with(path, &Options::default())
+}
+
 /// Reads the package at `path` (a package directory, a workspace member
-/// directory, or its `Cargo.toml`) and describes it.
+/// directory, a workspace root, or a `Cargo.toml`) and describes it.
 ///
 /// Errors, each a lowercase sentence with a `help:` line, when `path` holds
-/// no package (or only a virtual workspace), when the package does not
-/// depend on rmcp 3.x, when a source file does not parse, or when the MCP
+/// no package (or a workspace root where no single member serves MCP over
+/// HTTP and `--package` does not name one), when the package does not
+/// depend on rmcp 3.x, when a source file does not parse, when the MCP
 /// endpoint cannot be found in exactly one place (stdio only, legacy
-/// `SseServer`, a service built but not mounted beside it, several mounts,
-/// a mount in a `src/bin/` binary).
-pub fn inspect(path: &Path) -> Result<Project> {
-    let package = manifest::read_package(path)?;
+/// `SseServer`, raw hyper, several mounts), or when the crate root already
+/// has a module of the generated module's name that add-auth did not write.
+pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
+    let dir = workspace::choose_package(path, options.package.as_deref())?;
+    let package = manifest::read_package(&dir)?;
+    if let Some(wanted) = &options.package
+        && *wanted != package.name
+    {
+        anyhow::bail!(
+            "`{}` is the package `{}`, not `{wanted}`\n\
+             help: pass --path <dir> of the package `{wanted}` (or its workspace root), or leave --package out",
+            dir.display(),
+            package.name
+        );
+    }
     let files = sources::load(&package.root)?;
-    let mount = mount::find_mount(&package.name, &files)?;
+    let module = match &options.module_name {
+        Some(name) => name.clone(),
+        None => module_name::recorded(&package.root)?.unwrap_or_else(|| DEFAULT_MODULE.into()),
+    };
+    let found = mount::find_mount(&package.name, &files, &module)?;
+    module_name::check_free(
+        &package.root,
+        &files,
+        &found.mount,
+        options.module_name.is_some(),
+    )?;
     let tools = tools::find_tools(&files);
+    let mut notes = found.notes;
+    if tools.is_empty()
+        && let Some(at) = tools::hand_written_tools(&files)
+    {
+        notes.push(format!(
+            "no `#[tool]` methods found; `{at}` implements `call_tool` by hand, so add-auth cannot list the tools: \
+             every `tools/call` will need all the scopes (`UNLISTED_TOOL_SCOPES` in `{}/policy.rs`) until you add \
+             entries to `TOOL_SCOPES` there",
+            module_name::module_dir(&found.mount).display()
+        ));
+    }
     Ok(Project {
         root: package.root,
         package_name: package.name,
         workspace_root: package.workspace_root,
         rmcp: package.rmcp,
-        mount,
+        mount: found.mount,
         tools,
+        notes,
     })
 }
 
@@ -57,6 +113,10 @@ pub struct Project {
     pub rmcp: RmcpDep,
     pub mount: Mount,
     pub tools: Vec<Tool>,
+    /// Things the user should know about how the project was wired (a
+    /// config that could not be wrapped, tools that could not be listed),
+    /// each one sentence.
+    pub notes: Vec<String>,
 }
 
 /// The rmcp dependency as the package declares it.
@@ -79,9 +139,12 @@ pub struct Mount {
     /// File (relative to `Project::root`) that holds the `nest_service` call.
     pub file: PathBuf,
     /// Crate root (relative to `Project::root`) that declares the file's
-    /// modules: `src/main.rs` or `src/lib.rs`. `mod auth;` goes here and the
-    /// module lives beside it (`src/auth/`).
+    /// modules: `src/main.rs`, `src/lib.rs` or a binary under `src/bin/`.
+    /// `mod auth;` goes here and the module lives beside it (`src/auth/`).
     pub crate_root: PathBuf,
+    /// The generated module's name (`auth` unless `--module-name` says
+    /// otherwise).
+    pub module: String,
     /// Byte offset in `crate_root` where a `mod auth;` line can be inserted
     /// (start of a line): among the `mod x;` declarations at the top of the
     /// file, in the alphabetical order rustfmt keeps; without any, after the
@@ -96,15 +159,18 @@ pub struct Mount {
     /// Byte offset just after the `)` closing that `nest_service(..)` call.
     pub nest_call_end: usize,
     /// Bytes of the config argument of `StreamableHttpService::new(.., .., config)`,
-    /// when that call is in the same function as the mount.
+    /// when that call is in the same function as the mount (`None` when the
+    /// service is built in another function: the config is then left alone
+    /// and a note says so).
     pub config_arg: Option<Range<usize>>,
     /// Byte offset of the start of the line of the first statement, in the
     /// function holding the mount, that builds the service or the router:
     /// the place for `let mcp_auth = ...;`. The statement is taken from the
     /// innermost block holding both the `StreamableHttpService::new` call
     /// and the mount: the function body in the usual case, the HTTP arm
-    /// behind a `match` transport switch. Nothing else shares that line
-    /// before the statement.
+    /// behind a `match` transport switch. When the service is built in
+    /// another function, it is the statement holding the mount. Nothing
+    /// else shares that line before the statement.
     pub stmt_line_start: usize,
     /// Leading whitespace of that statement's line.
     pub indent: String,

@@ -1,12 +1,16 @@
-//! Mount: finds, with `syn`, the one place where a `StreamableHttpService` is built and mounted on an axum router, and explains why when there is none; it reads parsed sources only.
+//! Mount: finds, with `syn`, the one place where a `StreamableHttpService` is mounted on an axum router, and explains why when there is none; it reads parsed sources only.
 //!
 //! The MCP endpoint is identified by `StreamableHttpService::new(..)`, never
 //! by `Router::new()` alone (a project may have unrelated routers). A mount is
 //! a `.nest_service(<path>, <service>)` or `.route_service(..)` call whose
 //! service is that `new` call itself, a `let` binding of it in the same
 //! function, or a call wrapping one of those (`service.clone()`, or
-//! `mcp_auth.protect(service)` in a project add-auth already wired). Test code
-//! is skipped. Code inside macro invocations is not seen (it is not parsed).
+//! `mcp_auth.protect(service)` in a project add-auth already wired). When no
+//! function both builds and mounts it, a service built in one function and
+//! mounted in another is accepted if the mount's argument leads to the
+//! building function (a call of it, or a parameter typed as the service);
+//! its config is then not wired, and a note says so. Test code is skipped.
+//! Code inside macro invocations is not seen (it is not parsed).
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,11 +23,22 @@ use super::crate_root::{crate_root_for, mod_insert_at};
 use super::offsets::{line_of, span_bounds};
 use super::sources::{SourceFile, is_test_only};
 
-/// The name of the generated module, used to place its `mod` line.
-const AUTH_MODULE: &str = "auth";
+/// A mount found, with notes for the user about how it will be wired.
+pub(crate) struct Found {
+    pub(crate) mount: Mount,
+    pub(crate) notes: Vec<String>,
+}
 
-/// Finds the MCP endpoint of package `package` among its parsed `files`.
-pub(crate) fn find_mount(package: &str, files: &[SourceFile]) -> Result<Mount> {
+/// Finds the MCP endpoint of package `package` among its parsed `files`;
+/// `module` is the generated module's name, used to place its `mod` line.
+///
+/// The usual case is a mount in the function that builds the service. When
+/// no function does both, a service built in one function (the only
+/// `StreamableHttpService::new` of the package) and mounted in another is
+/// accepted when the mount's service argument leads to it: a call of the
+/// building function (directly, through a `let`, or `.clone()`), or a
+/// parameter whose type names `StreamableHttpService`.
+pub(crate) fn find_mount(package: &str, files: &[SourceFile], module: &str) -> Result<Found> {
     let aliases = service_aliases(files);
     let scans: Vec<Scan> = files
         .iter()
@@ -43,8 +58,25 @@ pub(crate) fn find_mount(package: &str, files: &[SourceFile]) -> Result<Mount> {
         }
     }
     match found.as_slice() {
-        [(file, scan, mount, new)] => build_mount(files, file, scan, mount, new),
-        [] => Err(explain_missing(package, files, &scans)),
+        [(file, scan, mount, new)] => {
+            let stmt = common_statement(&new.frames, &mount.frames).ok_or_else(|| {
+                anyhow!(
+                    "cannot find the statement that builds the MCP service at `{}`\n\
+                     help: build the service with `let service = StreamableHttpService::new(..);` in the function that mounts it, then run add-auth again",
+                    file.location(&mount.call.method)
+                )
+            })?;
+            let config = new.call.args.iter().nth(2);
+            let mount = build_mount(files, file, scan, mount, stmt, config, module)?;
+            Ok(Found {
+                mount,
+                notes: Vec::new(),
+            })
+        }
+        [] => match split_mount(files, &scans, module)? {
+            Some(found) => Ok(found),
+            None => Err(explain_missing(package, files, &scans)),
+        },
         several => {
             let listed: Vec<String> = several
                 .iter()
@@ -66,13 +98,73 @@ pub(crate) fn find_mount(package: &str, files: &[SourceFile]) -> Result<Mount> {
     }
 }
 
-/// Computes the [`Mount`] of one matched `nest_service` call.
+/// The mount of a service built in another function (see [`find_mount`]),
+/// or `None` when there is no such single pair.
+fn split_mount(files: &[SourceFile], scans: &[Scan], module: &str) -> Result<Option<Found>> {
+    let news: Vec<(&SourceFile, &Scan, &NewCall)> = files
+        .iter()
+        .zip(scans)
+        .flat_map(|(file, scan)| scan.new_calls.iter().map(move |new| (file, scan, new)))
+        .collect();
+    let [(new_file, new_scan, new)] = news.as_slice() else {
+        return Ok(None);
+    };
+    let Some(builder_idx) = new.fn_idx else {
+        return Ok(None);
+    };
+    if new_scan.fns[builder_idx].hyper {
+        return Ok(None);
+    }
+    let builder = new_scan.fns[builder_idx].name.as_str();
+    let linked: Vec<(&SourceFile, &Scan, &MountCall)> = files
+        .iter()
+        .zip(scans)
+        .flat_map(|(file, scan)| {
+            scan.mounts
+                .iter()
+                .filter(move |mount| {
+                    mount.fn_idx.is_some_and(|fn_idx| {
+                        scan.links_to(&mount.call.args[1], fn_idx, builder, 0)
+                    })
+                })
+                .map(move |mount| (file, scan, mount))
+        })
+        .collect();
+    let [(file, scan, mount)] = linked.as_slice() else {
+        return Ok(None);
+    };
+    let Some(frame) = mount.frames.last() else {
+        return Ok(None);
+    };
+    let built = build_mount(files, file, scan, mount, frame.stmt, None, module)?;
+    let config = new.call.args.iter().nth(2);
+    let config_at = config.map_or_else(|| new_file.location(new.call), |c| new_file.location(c));
+    let note = format!(
+        "the `StreamableHttpService` is built in `fn {builder}` (`{}`), not where it is mounted (`{}`): \
+         add-auth protects it at the mount and leaves its config (`{config_at}`) as it is, so rmcp still accepts \
+         only the `Host` headers that config allows (loopback by default); behind a public host, add that host \
+         (the one of MCP_RESOURCE_URL) with `.with_allowed_hosts(..)` on that config",
+        new_file.location(new.call),
+        file.location(&mount.call.method),
+    );
+    Ok(Some(Found {
+        mount: built,
+        notes: vec![note],
+    }))
+}
+
+/// Computes the [`Mount`] of one matched `nest_service` call: `stmt` is
+/// the statement the `let mcp_auth` line goes before, `config` the config
+/// argument of the `StreamableHttpService::new` call when it is in the same
+/// file and function.
 fn build_mount(
     files: &[SourceFile],
     file: &SourceFile,
     scan: &Scan,
     mount: &MountCall,
-    new: &NewCall,
+    stmt: &syn::Stmt,
+    config: Option<&syn::Expr>,
+    module: &str,
 ) -> Result<Mount> {
     let (text, lines) = (&file.text, &file.lines);
     let path_arg = &mount.call.args[0];
@@ -96,13 +188,6 @@ fn build_mount(
         )
     })?;
 
-    let stmt = common_statement(&new.frames, &mount.frames).ok_or_else(|| {
-        anyhow!(
-            "cannot find the statement that builds the MCP service at `{}`\n\
-             help: build the service with `let service = StreamableHttpService::new(..);` in the function that mounts it, then run add-auth again",
-            file.location(&mount.call.method)
-        )
-    })?;
     let stmt_start = lines.offset(text, span_bounds(stmt).0);
     let stmt_line_start = lines.line_start(span_bounds(stmt).0.line);
     if !text[stmt_line_start..stmt_start].trim().is_empty() {
@@ -126,16 +211,12 @@ fn build_mount(
     Ok(Mount {
         file: file.rel.clone(),
         crate_root,
-        mod_insert_at: mod_insert_at(root_file, AUTH_MODULE),
+        module: module.to_string(),
+        mod_insert_at: mod_insert_at(root_file, module),
         mcp_path,
         service_arg: lines.range_of(text, &mount.call.args[1]),
         nest_call_end: lines.offset(text, mount.call.paren_token.span.close().end()),
-        config_arg: new
-            .call
-            .args
-            .iter()
-            .nth(2)
-            .map(|config| lines.range_of(text, config)),
+        config_arg: config.map(|config| lines.range_of(text, config)),
         stmt_line_start,
         indent,
     })
@@ -212,9 +293,15 @@ fn explain_missing(package: &str, files: &[SourceFile], scans: &[Scan]) -> anyho
             }
             what
         };
+        let help = if hyper {
+            "serve it through axum instead (`axum::serve(listener, Router::new().nest_service(\"/mcp\", service))`)"
+        } else {
+            "mount it with `Router::new().nest_service(\"/mcp\", service)` in the same function that builds it \
+             (or in a function that calls the one that builds it)"
+        };
         return anyhow!(
             "`{package}` builds a `StreamableHttpService` at {} {what}\n\
-             help: mount it with `Router::new().nest_service(\"/mcp\", service)` in the same function that builds it, then run add-auth again",
+             help: {help}, then run add-auth again",
             built.join(" and ")
         );
     }
@@ -373,6 +460,8 @@ struct FnInfo {
     name: String,
     /// The function mentions `TowerToHyperService`.
     hyper: bool,
+    /// Parameters whose type names `StreamableHttpService` (or an alias).
+    service_params: Vec<String>,
 }
 
 /// What one file contains that matters for finding the endpoint.
@@ -410,10 +499,24 @@ impl<'a, 'ast> Scan<'a, 'ast> {
         }
     }
 
-    fn in_fn(&mut self, name: &syn::Ident, walk: impl FnOnce(&mut Self)) {
+    fn in_fn(&mut self, sig: &syn::Signature, walk: impl FnOnce(&mut Self)) {
+        let service_params = sig
+            .inputs
+            .iter()
+            .filter_map(|input| match input {
+                syn::FnArg::Typed(typed) => Some(typed),
+                syn::FnArg::Receiver(_) => None,
+            })
+            .filter(|typed| self.type_names_service(&typed.ty))
+            .filter_map(|typed| match &*typed.pat {
+                syn::Pat::Ident(name) => Some(name.ident.unraw().to_string()),
+                _ => None,
+            })
+            .collect();
         self.fns.push(FnInfo {
-            name: name.unraw().to_string(),
+            name: sig.ident.unraw().to_string(),
             hyper: false,
+            service_params,
         });
         let outer_fn = self.current_fn.replace(self.fns.len() - 1);
         let outer_frames = std::mem::take(&mut self.frames);
@@ -447,6 +550,62 @@ impl<'a, 'ast> Scan<'a, 'ast> {
 
     fn names_service(&self, ident: &syn::Ident) -> bool {
         self.aliases.contains(&ident.unraw().to_string())
+    }
+
+    /// Whether a type mentions `StreamableHttpService` (or an alias)
+    /// anywhere: `StreamableHttpService<S, M>`, `&Svc`, `Option<Svc>`.
+    fn type_names_service(&self, ty: &syn::Type) -> bool {
+        struct Names<'s, 'a, 'ast>(&'s Scan<'a, 'ast>, bool);
+        impl<'t> Visit<'t> for Names<'_, '_, '_> {
+            fn visit_path_segment(&mut self, segment: &'t syn::PathSegment) {
+                self.1 |= self.0.names_service(&segment.ident);
+                visit::visit_path_segment(self, segment);
+            }
+        }
+        let mut names = Names(self, false);
+        names.visit_type(ty);
+        names.1
+    }
+
+    /// Whether a mount's service argument, in function `fn_idx`, is the
+    /// service `builder` returns: a call of `builder` (a function or a
+    /// method), a variable bound to one earlier in the function, a clone
+    /// or a wrapping call of those, or a parameter typed as the service.
+    fn links_to(&self, expr: &'ast syn::Expr, fn_idx: usize, builder: &str, depth: usize) -> bool {
+        if depth > 32 {
+            return false;
+        }
+        let inner = |expr: &'ast syn::Expr| self.links_to(expr, fn_idx, builder, depth + 1);
+        match strip(expr) {
+            syn::Expr::Call(call) => {
+                // `new` names too many other constructors to link anything.
+                let named = builder != "new"
+                    && matches!(&*call.func, syn::Expr::Path(path)
+                        if path.path.segments.last().is_some_and(|last| last.ident == builder));
+                named || call.args.iter().any(inner)
+            }
+            syn::Expr::MethodCall(call) => {
+                (call.method == builder && builder != "new")
+                    || inner(&call.receiver)
+                    || call.args.iter().any(inner)
+            }
+            syn::Expr::Await(awaited) => inner(&awaited.base),
+            syn::Expr::Try(tried) => inner(&tried.expr),
+            syn::Expr::Path(path) if path.qself.is_none() => {
+                let Some(ident) = path.path.get_ident() else {
+                    return false;
+                };
+                let name = ident.unraw().to_string();
+                let used_at = span_bounds(path).0;
+                match self.bindings.iter().rfind(|binding| {
+                    binding.fn_idx == Some(fn_idx) && binding.name == name && binding.end <= used_at
+                }) {
+                    Some(binding) => inner(binding.init),
+                    None => self.fns[fn_idx].service_params.contains(&name),
+                }
+            }
+            _ => false,
+        }
     }
 
     /// The `new` call a mount's service argument stands for, in the same
@@ -503,22 +662,18 @@ impl<'ast> Visit<'ast> for Scan<'_, 'ast> {
 
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
         if !is_test_only(&item.attrs) {
-            self.in_fn(&item.sig.ident, |scan| visit::visit_item_fn(scan, item));
+            self.in_fn(&item.sig, |scan| visit::visit_item_fn(scan, item));
         }
     }
 
     fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
         if !is_test_only(&item.attrs) {
-            self.in_fn(&item.sig.ident, |scan| {
-                visit::visit_impl_item_fn(scan, item)
-            });
+            self.in_fn(&item.sig, |scan| visit::visit_impl_item_fn(scan, item));
         }
     }
 
     fn visit_trait_item_fn(&mut self, item: &'ast syn::TraitItemFn) {
-        self.in_fn(&item.sig.ident, |scan| {
-            visit::visit_trait_item_fn(scan, item)
-        });
+        self.in_fn(&item.sig, |scan| visit::visit_trait_item_fn(scan, item));
     }
 
     fn visit_block(&mut self, block: &'ast syn::Block) {

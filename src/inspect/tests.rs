@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
-use super::{Project, Tool, inspect};
+use super::{Options, Project, Tool, inspect, inspect_with};
 
 /// Writes a project tree into a fresh temporary directory.
 fn tree(files: &[(&str, &str)]) -> TempDir {
@@ -227,8 +227,49 @@ fn workspace_member_inherits_rmcp() {
 }
 
 #[test]
-fn virtual_workspace_root_lists_members() {
+fn virtual_workspace_root_picks_its_one_mcp_member() {
     let ws = workspace();
+    let project = inspect(ws.path()).unwrap();
+    assert_eq!(project.root, canonical(&ws.path().join("crates/server")));
+    assert_eq!(project.workspace_root, Some(canonical(ws.path())));
+    let by_name = Options {
+        package: Some("server".into()),
+        ..Options::default()
+    };
+    assert_eq!(
+        inspect_with(ws.path(), &by_name).unwrap().root,
+        project.root
+    );
+    let wrong = Options {
+        package: Some("core".into()),
+        ..Options::default()
+    };
+    assert_eq!(
+        format!("{:#}", inspect_with(ws.path(), &wrong).unwrap_err()),
+        "`core` does not depend on rmcp: add-auth works on MCP servers built on the rmcp crate\n\
+         help: pass --path <dir> pointing at the package that depends on rmcp (a workspace member, say)"
+    );
+    assert_eq!(
+        format!(
+            "{:#}",
+            inspect_with(&ws.path().join("crates/server"), &wrong).unwrap_err()
+        ),
+        format!(
+            "`{}` is the package `server`, not `core`\n\
+             help: pass --path <dir> of the package `core` (or its workspace root), or leave --package out",
+            ws.path().join("crates/server").display()
+        )
+    );
+}
+
+#[test]
+fn virtual_workspace_root_without_an_http_member_lists_members() {
+    let ws = workspace();
+    std::fs::write(
+        ws.path().join("crates/server/src/main.rs"),
+        "fn main() { serve(stdio()); }\n",
+    )
+    .unwrap();
     assert_eq!(
         error_of(ws.path()),
         format!(
@@ -545,7 +586,7 @@ fn legacy_sse_server_is_refused() {
 }
 
 #[test]
-fn service_mounted_in_another_function_is_refused() {
+fn service_mounted_in_another_function_without_a_link_is_refused() {
     let dir = tree(&[
         ("Cargo.toml", &manifest("split", RMCP_3)),
         ("src/main.rs", "mod router;\nmod service;\nfn main() {}\n"),
@@ -563,8 +604,8 @@ fn service_mounted_in_another_function_is_refused() {
         "`split` builds a `StreamableHttpService` at `src/service.rs:2` (in `fn make_service`) but no \
          `.nest_service(..)` or `.route_service(..)` in the same function mounts it; \
          `nest_service(\"/mcp\", service)` at `src/router.rs:3` (in `fn router`) mounts a service built elsewhere\n\
-         help: mount it with `Router::new().nest_service(\"/mcp\", service)` in the same function that builds it, \
-         then run add-auth again"
+         help: mount it with `Router::new().nest_service(\"/mcp\", service)` in the same function that builds it \
+         (or in a function that calls the one that builds it), then run add-auth again"
     );
 }
 
@@ -588,7 +629,7 @@ fn raw_hyper_is_refused() {
         error_of(dir.path()),
         "`hyper` builds a `StreamableHttpService` at `src/main.rs:2` (in `fn main`) and serves it with hyper \
          (`TowerToHyperService`), without an axum router to add the auth layer to\n\
-         help: mount it with `Router::new().nest_service(\"/mcp\", service)` in the same function that builds it, \
+         help: serve it through axum instead (`axum::serve(listener, Router::new().nest_service(\"/mcp\", service))`), \
          then run add-auth again"
     );
 }
@@ -612,21 +653,168 @@ fn several_mounts_are_refused() {
 }
 
 #[test]
-fn binary_under_src_bin_is_refused() {
+fn binary_under_src_bin_gets_the_module_beside_it() {
     let dir = tree(&[
         ("Cargo.toml", &manifest("bins", RMCP_3)),
-        ("src/lib.rs", ""),
+        ("src/lib.rs", "pub mod server;\n"),
+        ("src/server.rs", "pub struct S;\n"),
         (
             "src/bin/http.rs",
-            "fn main() {\n    let s = StreamableHttpService::new(f, m, c);\n    let app = Router::new().nest_service(\"/mcp\", s);\n}\n",
+            "use bins::server;\n\nfn main() {\n    let s = StreamableHttpService::new(f, m, c);\n    let app = Router::new().nest_service(\"/mcp\", s);\n}\n",
         ),
         ("src/bin/stdio.rs", "fn main() { serve(stdio()); }\n"),
     ]);
+    let project = inspect(dir.path()).unwrap();
+    assert_eq!(project.mount.file, Path::new("src/bin/http.rs"));
+    assert_eq!(project.mount.crate_root, Path::new("src/bin/http.rs"));
+    let text = mount_text(&project);
+    assert_eq!(line_at(&text, project.mount.mod_insert_at), "");
+    assert_eq!(project.mount.mod_insert_at, text.find("\nfn main").unwrap());
+    assert_eq!(
+        super::module_name::module_dir(&project.mount),
+        Path::new("src/bin/auth")
+    );
+}
+
+#[test]
+fn service_built_in_one_function_and_mounted_in_another() {
+    let dir = tree(&[
+        ("Cargo.toml", &manifest("split", RMCP_3)),
+        (
+            "src/main.rs",
+            "mod router;\nmod service;\nfn main() {\n    let _ = router::router();\n}\n",
+        ),
+        (
+            "src/service.rs",
+            "pub type Svc = StreamableHttpService<S, LocalSessionManager>;\n\n\
+             pub fn make_service() -> Svc {\n    StreamableHttpService::new(f, m, config())\n}\n",
+        ),
+        (
+            "src/router.rs",
+            "pub fn router() -> Router {\n    let web = Router::new().nest_service(\"/assets\", ServeDir::new(\"a\"));\n    \
+             let mcp = crate::service::make_service();\n    Router::new()\n        .nest_service(\"/mcp\", mcp.clone())\n        .merge(web)\n}\n\n\
+             pub fn with_param(service: Svc) -> Router {\n    let _ = service;\n    Router::new()\n}\n",
+        ),
+    ]);
+    let project = inspect(dir.path()).unwrap();
+    assert_eq!(project.mount.file, Path::new("src/router.rs"));
+    assert_eq!(project.mount.crate_root, Path::new("src/main.rs"));
+    assert_eq!(
+        mount_view(&project),
+        (
+            "/mcp".into(),
+            "mcp.clone()".into(),
+            None,
+            "        .nest_service(\"/mcp\", mcp.clone())|".into(),
+            "    Router::new()".into(),
+            "    ".into(),
+        )
+    );
+    assert_eq!(
+        project.notes,
+        [
+            "the `StreamableHttpService` is built in `fn make_service` (`src/service.rs:4`), not where it is \
+          mounted (`src/router.rs:5`): add-auth protects it at the mount and leaves its config \
+          (`src/service.rs:4`) as it is, so rmcp still accepts only the `Host` headers that config allows \
+          (loopback by default); behind a public host, add that host (the one of MCP_RESOURCE_URL) with \
+          `.with_allowed_hosts(..)` on that config"
+        ]
+    );
+}
+
+#[test]
+fn service_passed_as_a_typed_parameter() {
+    let dir = tree(&[
+        ("Cargo.toml", &manifest("param", RMCP_3)),
+        (
+            "src/main.rs",
+            "mod http;\n\nfn build() -> StreamableHttpService<S, M> {\n    StreamableHttpService::new(f, m, c)\n}\n\n\
+             fn main() {\n    let app = http::app(build());\n}\n",
+        ),
+        (
+            "src/http.rs",
+            "pub fn app(mcp: rmcp::transport::StreamableHttpService<S, M>) -> Router {\n    \
+             Router::new().nest_service(\"/mcp\", mcp)\n}\n",
+        ),
+    ]);
+    let project = inspect(dir.path()).unwrap();
+    assert_eq!(project.mount.file, Path::new("src/http.rs"));
+    assert_eq!(project.mount.config_arg, None);
+    assert_eq!(
+        mount_view(&project).4,
+        "    Router::new().nest_service(\"/mcp\", mcp)"
+    );
+}
+
+#[test]
+fn hand_written_call_tool_is_noted() {
+    let dir = tree(&[
+        ("Cargo.toml", &manifest("manual", RMCP_3)),
+        ("src/main.rs", INLINE_MAIN),
+        (
+            "src/tools.rs",
+            "pub struct Server;\n\nimpl rmcp::ServerHandler for Server {\n    \
+             async fn call_tool(&self, r: P, c: C) -> R {\n        todo!()\n    }\n}\n",
+        ),
+    ]);
+    let project = inspect(dir.path()).unwrap();
+    assert_eq!(project.tools, []);
+    assert_eq!(
+        project.notes,
+        [
+            "no `#[tool]` methods found; `src/tools.rs:4` implements `call_tool` by hand, so add-auth cannot \
+          list the tools: every `tools/call` will need all the scopes (`UNLISTED_TOOL_SCOPES` in \
+          `src/auth/policy.rs`) until you add entries to `TOOL_SCOPES` there"
+        ]
+    );
+}
+
+#[test]
+fn a_module_name_in_use_is_refused_and_another_one_is_taken() {
+    let main = INLINE_MAIN.replacen(
+        "mod tools;\n",
+        "mod tools;\n\npub(crate) mod auth {\n    pub fn check() {}\n}\n",
+        1,
+    );
+    let dir = tree(&[
+        ("Cargo.toml", &manifest("taken", RMCP_3)),
+        ("src/main.rs", &main),
+        ("src/tools.rs", TOOLS_RS),
+    ]);
     assert_eq!(
         error_of(dir.path()),
-        "the MCP endpoint is mounted in the binary `src/bin/http.rs`; binaries under src/bin are not supported yet\n\
-         help: move the router into src/lib.rs or src/main.rs, then run add-auth again"
+        "`src/main.rs:3` already declares a module `auth` that add-auth did not write\n\
+         help: pass --module-name NAME to put the generated module under another name (e.g. --module-name mcp_oauth), \
+         or rename your `auth` module, then run add-auth again"
     );
+    let options = Options {
+        module_name: Some("mcp_oauth".into()),
+        ..Options::default()
+    };
+    let project = inspect_with(dir.path(), &options).unwrap();
+    assert_eq!(project.mount.module, "mcp_oauth");
+    // After `mod tools;`, in alphabetical order among the `mod` lines.
+    assert_eq!(
+        project.mount.mod_insert_at,
+        main.find("mod tools;").unwrap()
+    );
+    let taken = Options {
+        module_name: Some("tools".into()),
+        ..Options::default()
+    };
+    assert_eq!(
+        format!("{:#}", inspect_with(dir.path(), &taken).unwrap_err()),
+        "`src/tools.rs` already exists: the crate already has a module `tools` that add-auth did not write\n\
+         help: pass another --module-name, then run add-auth again"
+    );
+    // A later run without the flag takes the name the state file recorded.
+    std::fs::write(
+        dir.path().join("mcp-builder.json"),
+        r#"{"generator": {"files": {"src/mcp_oauth/mod.rs": "x", "src/mcp_oauth/policy.rs": "y"}}}"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("src/mcp_oauth")).unwrap();
+    assert_eq!(inspect(dir.path()).unwrap().mount.module, "mcp_oauth");
 }
 
 #[test]
@@ -644,7 +832,9 @@ fn rmcp_0_8_is_refused() {
     assert_eq!(
         error_of(dir.path()),
         "`old` depends on rmcp `0.8`, which add-auth does not support (supported: rmcp 3.x)\n\
-         help: upgrade rmcp to 3.x (`cargo add rmcp@3`, then follow the compiler through the API changes), \
+         help: upgrade rmcp to 3.x (`cargo add rmcp@3`, then follow the compiler through the API changes: \
+         `StreamableHttpServerConfig` is built with `StreamableHttpServerConfig::default().with_..(..)` \
+         methods instead of a struct literal), \
          then run add-auth again"
     );
 }
@@ -742,7 +932,10 @@ fn a_wired_project_is_still_found() {
         ("Cargo.toml", &read("Cargo.toml")),
         ("src/main.rs", &main),
         ("src/tasks.rs", &read("src/tasks.rs")),
-        ("src/auth/mod.rs", "pub struct McpAuth;\n"),
+        (
+            "src/auth/mod.rs",
+            "//! Generated by mcp-builder 0.1.0; this code is yours now.\npub struct McpAuth;\n",
+        ),
     ]);
     let project = inspect(dir.path()).unwrap();
     assert_eq!(

@@ -27,6 +27,44 @@ pub(crate) fn find_tools(files: &[SourceFile]) -> Vec<Tool> {
     tools
 }
 
+/// Where a `ServerHandler` impl writes `call_tool` by hand (`file:line`),
+/// when one does: its tools are not declared with `#[tool]`, so no list of
+/// them exists before the server runs.
+pub(crate) fn hand_written_tools(files: &[SourceFile]) -> Option<String> {
+    struct Finder<'a> {
+        file: &'a SourceFile,
+        found: Option<String>,
+    }
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+            if !is_test_only(&item.attrs) {
+                visit::visit_item_mod(self, item);
+            }
+        }
+        fn visit_item_impl(&mut self, item: &'ast syn::ItemImpl) {
+            let handler = item.trait_.as_ref().is_some_and(|(_, path, _)| {
+                path.segments
+                    .last()
+                    .is_some_and(|last| last.ident == "ServerHandler")
+            });
+            if handler && self.found.is_none() {
+                self.found = item.items.iter().find_map(|impl_item| match impl_item {
+                    syn::ImplItem::Fn(method) if method.sig.ident == "call_tool" => {
+                        Some(self.file.location(&method.sig.ident))
+                    }
+                    _ => None,
+                });
+            }
+            visit::visit_item_impl(self, item);
+        }
+    }
+    files.iter().find_map(|file| {
+        let mut finder = Finder { file, found: None };
+        finder.visit_file(&file.ast);
+        finder.found
+    })
+}
+
 struct Finder<'a> {
     file: &'a SourceFile,
     tools: &'a mut Vec<Tool>,

@@ -133,7 +133,8 @@ pub fn plan(
     let root = &project.root;
     let read = |relative: &Path| snapshot.read(&root.join(relative));
     let mut changes = Vec::new();
-    let mut warnings = Vec::new();
+    // What inspection noticed about the wiring (e.g. a config it left alone).
+    let mut warnings = project.notes.clone();
 
     let state_before = read(Path::new(STATE_FILE))?;
     let recorded = match &state_before {
@@ -147,11 +148,11 @@ pub fn plan(
         .crate_root
         .parent()
         .unwrap_or(Path::new(""))
-        .join("auth");
+        .join(&project.mount.module);
     let single_file = module_dir.with_extension("rs");
     if read(&single_file)?.is_some() {
         bail!(
-            "`{}` already exists; add-auth will not overwrite an auth module it did not write\nhelp: rename or remove it, then run add-auth again",
+            "`{}` already exists; add-auth will not overwrite an auth module it did not write\nhelp: rename or remove it, or pass --module-name NAME, then run add-auth again",
             single_file.display()
         );
     }

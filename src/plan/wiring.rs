@@ -6,9 +6,7 @@
 //! a bad [`Mount`] is an error, never a panic. Nothing here reads or writes a
 //! file.
 
-use std::ops::Range;
-
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use crate::inspect::Mount;
 
@@ -29,11 +27,18 @@ pub const AUTH_VAR: &str = "mcp_auth";
 /// ```
 ///
 /// The `let` line goes at `mount.stmt_line_start` with `mount.indent`, and
-/// names the module `crate::auth` when `mount.file` is not the crate root.
+/// names the module (`mount.module`) as `crate::NAME` when `mount.file` is
+/// not the crate root. It needs no `?`, so it fits any function: `main`
+/// returning `()`, a sync `main` around `block_on`, a router factory.
 /// `.merge(..)` goes on a line of its own when the `.nest_service(..)` call
 /// starts its own line of a method chain (as rustfmt lays chains out), else
 /// right after the call. Inserted lines end like the file's lines (`\r\n` or
 /// `\n`).
+///
+/// When the service is built in another function (`mount.config_arg` is
+/// `None`), only the mount is wired: `protect` and the metadata routes need
+/// nothing from where the service is built, and the config there is left
+/// alone (the inspector notes it for the user).
 ///
 /// A source that already calls `mcp_auth.protect(` is returned unchanged.
 ///
@@ -44,23 +49,13 @@ pub fn wire_router(source: &str, mount: &Mount) -> Result<String> {
     if source.contains(&format!("{AUTH_VAR}.protect(")) {
         return Ok(source.to_owned());
     }
-    let file = mount.file.display();
-    let Some(config_arg) = mount.config_arg.clone() else {
-        bail!(
-            "`{file}` mounts the MCP service at `{}`, but the `StreamableHttpService` is built \
-             in another function, so its server config cannot be wired\n\
-             help: build the StreamableHttpService in the function that mounts it, then run \
-             add-auth again",
-            mount.mcp_path
-        );
-    };
-    check_offsets(source, mount, &config_arg)?;
+    check_offsets(source, mount)?;
 
     let eol = line_ending(source);
     let module = if mount.file == mount.crate_root {
-        "auth"
+        mount.module.clone()
     } else {
-        "crate::auth"
+        format!("crate::{}", mount.module)
     };
     let service = &mount.service_arg;
     let merge = {
@@ -76,8 +71,7 @@ pub fn wire_router(source: &str, mount: &Mount) -> Result<String> {
     // (offset, rank, text): at one offset, closing parentheses come first
     // (the inner one first), then `.merge`, the `let` line, and opening
     // parentheses (the outer one first).
-    let mut insertions = [
-        (config_arg.end, 0, ")".to_owned()),
+    let mut insertions = vec![
         (service.end, 1, ")".to_owned()),
         (mount.nest_call_end, 2, merge),
         (
@@ -89,8 +83,11 @@ pub fn wire_router(source: &str, mount: &Mount) -> Result<String> {
             ),
         ),
         (service.start, 4, format!("{AUTH_VAR}.protect(")),
-        (config_arg.start, 5, format!("{AUTH_VAR}.server_config(")),
     ];
+    if let Some(config_arg) = &mount.config_arg {
+        insertions.push((config_arg.end, 0, ")".to_owned()));
+        insertions.push((config_arg.start, 5, format!("{AUTH_VAR}.server_config(")));
+    }
     insertions.sort_by_key(|(offset, rank, _)| (*offset, *rank));
 
     let mut out = String::with_capacity(source.len() + 200);
@@ -105,16 +102,16 @@ pub fn wire_router(source: &str, mount: &Mount) -> Result<String> {
 }
 
 /// Declares the generated module in `crate_root_source`, the contents of
-/// `mount.crate_root`: inserts `mod auth;` at `mount.mod_insert_at`, unless
-/// the crate root already declares `mod auth;` (with any visibility; a
-/// commented-out line does not count).
+/// `mount.crate_root`: inserts `mod auth;` (`mod NAME;` for `mount.module`)
+/// at `mount.mod_insert_at`, unless the crate root already declares it
+/// (with any visibility; a commented-out line does not count).
 ///
 /// The line ends like the file's lines. At the end of a file that does not
 /// end in a line break, a line break is put first. An offset past the end,
 /// inside a character or inside a line (which the inspector does not
 /// produce) is moved back to the start of its line rather than panicking.
 pub fn declare_module(crate_root_source: &str, mount: &Mount) -> String {
-    if declares_auth(crate_root_source) {
+    if declares_module(crate_root_source, &mount.module) {
         return crate_root_source.to_owned();
     }
     let source = crate_root_source;
@@ -123,7 +120,7 @@ pub fn declare_module(crate_root_source: &str, mount: &Mount) -> String {
     while !source.is_char_boundary(at) {
         at -= 1;
     }
-    let mut text = format!("mod auth;{eol}");
+    let mut text = format!("mod {};{eol}", mount.module);
     if at == source.len() && !source.is_empty() && !source.ends_with('\n') {
         text.insert_str(0, eol);
     } else {
@@ -136,12 +133,12 @@ pub fn declare_module(crate_root_source: &str, mount: &Mount) -> String {
     out
 }
 
-/// Whether the file declares a module `auth` from its own file
-/// (`mod auth;`), read with `syn`; line by line when the file does not parse.
-fn declares_auth(source: &str) -> bool {
+/// Whether the file declares a module `name` from its own file
+/// (`mod name;`), read with `syn`; line by line when the file does not parse.
+fn declares_module(source: &str, name: &str) -> bool {
     match syn::parse_file(source) {
         Ok(file) => file.items.iter().any(|item| {
-            matches!(item, syn::Item::Mod(module) if module.ident == "auth" && module.content.is_none())
+            matches!(item, syn::Item::Mod(module) if module.ident == name && module.content.is_none())
         }),
         Err(_) => source.lines().any(|line| {
             let line = line.trim();
@@ -153,14 +150,14 @@ fn declares_auth(source: &str) -> bool {
                 })
                 .unwrap_or(line);
             let line: String = line.split_whitespace().collect::<Vec<_>>().join(" ");
-            line == "mod auth;"
+            line == format!("mod {name};")
         }),
     }
 }
 
 /// Checks that every offset of `mount` lies inside `source` on a character
 /// boundary, and that the spans are in the order the insertions need.
-fn check_offsets(source: &str, mount: &Mount, config_arg: &Range<usize>) -> Result<()> {
+fn check_offsets(source: &str, mount: &Mount) -> Result<()> {
     let file = mount.file.display();
     let invalid = |what: &str| {
         anyhow::anyhow!(
@@ -169,6 +166,11 @@ fn check_offsets(source: &str, mount: &Mount, config_arg: &Range<usize>) -> Resu
              the MCP service"
         )
     };
+    // Without a config to wrap, the service's span stands in for it.
+    let config_arg = &mount
+        .config_arg
+        .clone()
+        .unwrap_or_else(|| mount.service_arg.clone());
     let offsets = [
         ("service_arg.start", mount.service_arg.start),
         ("service_arg.end", mount.service_arg.end),
@@ -257,6 +259,7 @@ mod tests {
         Mount {
             file: PathBuf::from("src/main.rs"),
             crate_root: PathBuf::from("src/main.rs"),
+            module: "auth".to_owned(),
             mod_insert_at: source.find("mod ").unwrap_or(0),
             mcp_path: "/mcp".to_owned(),
             service_arg: service_start..nest_call_end - 1,
@@ -326,6 +329,7 @@ mod tests {
         let mount = Mount {
             file: PathBuf::from("src/http.rs"),
             crate_root: PathBuf::from("src/lib.rs"),
+            module: "auth".to_owned(),
             mod_insert_at: 0,
             mcp_path: "/mcp".to_owned(),
             service_arg: service_start..service_end - 1,
@@ -347,17 +351,39 @@ mod tests {
         syn::parse_file(&wired).expect("the wired source parses");
     }
 
+    /// The service built in another function: only the mount is wired, and
+    /// the module has the name the user chose.
     #[test]
-    fn service_built_elsewhere_is_an_error() {
+    fn service_built_elsewhere_wires_only_the_mount() {
+        let source = "pub fn router() -> Router {\n    Router::new()\n        .route(\"/health\", get(health))\n        .nest_service(\"/mcp\", crate::service::make())\n}\n";
+        let start = source.find("crate::service::make()").unwrap();
         let mount = Mount {
+            file: PathBuf::from("src/router.rs"),
+            crate_root: PathBuf::from("src/main.rs"),
+            module: "oauth".to_owned(),
+            mod_insert_at: 0,
+            mcp_path: "/mcp".to_owned(),
+            service_arg: start..start + "crate::service::make()".len(),
+            nest_call_end: start + "crate::service::make()".len() + 1,
             config_arg: None,
-            ..example_mount()
+            stmt_line_start: source.find("    Router::new()").unwrap(),
+            indent: "    ".to_owned(),
         };
-        let err = wire_router(EXAMPLE, &mount).unwrap_err();
-        insta::assert_snapshot!(format!("{err:#}"), @r"
-        `src/main.rs` mounts the MCP service at `/mcp`, but the `StreamableHttpService` is built in another function, so its server config cannot be wired
-        help: build the StreamableHttpService in the function that mounts it, then run add-auth again
-        ");
+        let wired = wire_router(source, &mount).unwrap();
+        assert_eq!(
+            wired,
+            "pub fn router() -> Router {\n    let mcp_auth = crate::oauth::McpAuth::from_env_or_exit();\n    Router::new()\n        .route(\"/health\", get(health))\n        .nest_service(\"/mcp\", mcp_auth.protect(crate::service::make()))\n        .merge(mcp_auth.metadata_router())\n}\n"
+        );
+        syn::parse_file(&wired).expect("the wired source parses");
+        assert_eq!(wire_router(&wired, &mount).unwrap(), wired);
+        assert_eq!(
+            declare_module("mod router;\nmod service;\n", &mount),
+            "mod oauth;\nmod router;\nmod service;\n"
+        );
+        assert_eq!(
+            declare_module("mod oauth;\nmod router;\n", &mount),
+            "mod oauth;\nmod router;\n"
+        );
     }
 
     #[test]
