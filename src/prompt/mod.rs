@@ -1,0 +1,372 @@
+//! The guided dialog of `add-auth`: dialoguer prompts on stderr, nothing
+//! else. It asks only what the flags and the answers file left open, checks
+//! every answer with the same functions that check flags
+//! ([`validate`]), pre-fills what [`defaults`] proposes, and returns
+//! [`Answers`]: deciding, planning and writing happen elsewhere.
+//!
+//! Ctrl-C: dialoguer reads keys in raw mode, where Ctrl-C is a byte that
+//! console turns into `raise(SIGINT)`; outside a prompt the terminal sends
+//! SIGINT itself. Both reach one handler ([`install_interrupt_handler`])
+//! that shows the cursor again (prompts hide it), says nothing was changed
+//! and exits 130. Nothing is written before the confirmation, so the project
+//! is untouched.
+
+pub mod summary;
+
+use std::{
+    collections::BTreeMap,
+    io::{self, IsTerminal},
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use anyhow::Context;
+use dialoguer::{
+    Confirm, Input, MultiSelect, Select,
+    console::Term,
+    theme::{ColorfulTheme, Theme},
+};
+
+use crate::{
+    inspect::Project,
+    plan::Plan,
+    providers::{self, Provider},
+    resolve::{
+        Answers, Given, Resolved, Source, defaults,
+        propose::assess,
+        validate::{self, Invalid},
+    },
+};
+
+/// The dialog runs only where someone can answer: stdin and stderr (where
+/// dialoguer draws) are both terminals.
+pub fn is_interactive() -> bool {
+    io::stdin().is_terminal() && io::stderr().is_terminal()
+}
+
+/// Set once the user confirmed: from then on an interrupt may find files
+/// written, and says so.
+static CONFIRMED: AtomicBool = AtomicBool::new(false);
+/// Set by the first interrupt: a second one (the handler thread and the
+/// prompt's error path race) waits for the first to exit.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Restores the cursor, reports the interrupt and exits 130 (128 + SIGINT).
+fn interrupted() -> ! {
+    if EXITING.swap(true, Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+    let term = Term::stderr();
+    let _ = term.show_cursor();
+    let message = if CONFIRMED.load(Ordering::SeqCst) {
+        "interrupted"
+    } else {
+        "interrupted: nothing was changed"
+    };
+    let _ = term.write_line(&format!("\n{message}"));
+    std::process::exit(130);
+}
+
+/// Makes SIGINT (Ctrl-C) restore the cursor before the process ends.
+pub fn install_interrupt_handler() -> anyhow::Result<()> {
+    ctrlc::set_handler(|| interrupted()).context("cannot install the Ctrl-C handler")
+}
+
+/// A prompt's result: Ctrl-C ends the process (see the module docs), any
+/// other terminal error is reported.
+fn answered<T>(result: dialoguer::Result<T>) -> anyhow::Result<T> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(dialoguer::Error::IO(err)) if err.kind() == io::ErrorKind::Interrupted => interrupted(),
+        Err(err) => Err(anyhow::Error::new(err).context("the dialog could not read the terminal")),
+    }
+}
+
+/// Adapts a check to a prompt validator: the reason is shown under the
+/// answer and the question is asked again.
+fn check<T>(result: Result<T, Invalid>) -> Result<(), String> {
+    result.map(|_| ()).map_err(|invalid| invalid.to_string())
+}
+
+/// Asks what `given` (flags and answers file) leaves open, pre-filled from
+/// `previous` (the state file), `env` (the project's `.env`) and the
+/// proposals. Returns `given` completed with the answers.
+pub fn ask(
+    project: &Project,
+    given: &Answers,
+    previous: &Answers,
+    env: &BTreeMap<String, String>,
+) -> anyhow::Result<Answers> {
+    let term = Term::stderr();
+    let theme = ColorfulTheme::default();
+    let mut asked = Answers::default();
+    let dialog = |value: String| Some(Given::new(value, Source::Dialog));
+    let note = |label: &str, value: &str, source: Source, flag: &str, key: &str| {
+        let from = source.name(flag, key);
+        let _ = term.write_line(&format!("  {label}: {value} (from {from})"));
+    };
+
+    // 1. The provider.
+    let provider: &Provider = match &given.provider {
+        Some(fixed) => {
+            let provider = validate::provider(&fixed.value).map_err(|i| anyhow::anyhow!("{i}"))?;
+            note(
+                "Provider",
+                provider.name,
+                fixed.source,
+                "--provider",
+                "provider",
+            );
+            provider
+        }
+        None => {
+            let items: Vec<String> = providers::ALL
+                .iter()
+                .map(|provider| format!("{} - {}", provider.name, provider.hint))
+                .collect();
+            let prompt = "Identity provider";
+            let index = answered(
+                Select::with_theme(&theme)
+                    .with_prompt(prompt)
+                    .items(&items)
+                    .default(defaults::provider(previous))
+                    .report(false)
+                    .interact_on(&term),
+            )?;
+            let provider = providers::ALL[index];
+            // The report line names the choice without its (long) hint.
+            let mut line = String::new();
+            theme.format_select_prompt_selection(&mut line, prompt, provider.name)?;
+            term.write_line(&line)?;
+            asked.provider = dialog(provider.id.to_string());
+            provider
+        }
+    };
+
+    // 2. The provider's values.
+    match &given.domain {
+        Some(fixed) => note("Domain", &fixed.value, fixed.source, "--domain", "domain"),
+        None => {
+            let mut input = Input::<String>::with_theme(&theme)
+                .with_prompt(format!("{} domain (no https://)", provider.name))
+                .validate_with(|value: &String| check(validate::domain(value, provider)));
+            if let Some(default) = defaults::domain(provider, previous, env) {
+                input = input.default(default);
+            }
+            asked.domain = dialog(answered(input.interact_text_on(&term))?);
+        }
+    }
+    let audience = match &given.audience {
+        Some(fixed) => {
+            note(
+                "Audience",
+                &fixed.value,
+                fixed.source,
+                "--audience",
+                "audience",
+            );
+            fixed.value.clone()
+        }
+        None => {
+            let mut input = Input::<String>::with_theme(&theme)
+                .with_prompt("API audience (an https URL)")
+                .validate_with(|value: &String| check(validate::url(value)));
+            if let Some(default) = defaults::audience(provider, previous, env) {
+                input = input.default(default);
+            }
+            let value = answered(input.interact_text_on(&term))?;
+            asked.audience = dialog(value.clone());
+            value
+        }
+    };
+    match &given.resource_url {
+        Some(fixed) => note(
+            "Resource URL",
+            &fixed.value,
+            fixed.source,
+            "--resource-url",
+            "resource_url",
+        ),
+        None => {
+            let audience = validate::url(&audience).unwrap_or(audience);
+            let value = answered(
+                Input::<String>::with_theme(&theme)
+                    .with_prompt("Public URL of the MCP endpoint")
+                    .default(defaults::resource_url(previous, env, &audience))
+                    .validate_with(|value: &String| check(validate::url(value)))
+                    .interact_text_on(&term),
+            )?;
+            asked.resource_url = dialog(value);
+        }
+    }
+
+    // 3. The scopes.
+    let scopes = match &given.scopes {
+        Some(fixed) => {
+            note(
+                "Scopes",
+                &fixed.value.join(", "),
+                fixed.source,
+                "--scopes",
+                "scopes",
+            );
+            validate::scopes(&fixed.value).map_err(|i| anyhow::anyhow!("{i}"))?
+        }
+        None => {
+            let proposal = defaults::scopes(project, previous).join(",");
+            let text = answered(
+                Input::<String>::with_theme(&theme)
+                    .with_prompt("Scopes (comma-separated)")
+                    .with_initial_text(proposal)
+                    .validate_with(|value: &String| {
+                        check(validate::scopes(&validate::split_list(value)))
+                    })
+                    .interact_text_on(&term),
+            )?;
+            let scopes = validate::scopes(&validate::split_list(&text))
+                .map_err(|i| anyhow::anyhow!("{i}"))?;
+            asked.scopes = Some(Given::new(scopes.clone(), Source::Dialog));
+            scopes
+        }
+    };
+
+    // 4. A scope for each tool.
+    asked.tool_scopes = ask_tool_scopes(&term, &theme, project, &scopes, given, previous)?;
+
+    Ok(asked.or(given.clone()))
+}
+
+/// Shows each open tool's pre-selected scopes and why, then lets the user
+/// accept them all or edit any.
+fn ask_tool_scopes(
+    term: &Term,
+    theme: &ColorfulTheme,
+    project: &Project,
+    scopes: &[String],
+    given: &Answers,
+    previous: &Answers,
+) -> anyhow::Result<BTreeMap<String, Given<Vec<String>>>> {
+    let mut picked = defaults::tool_scopes(project, scopes, previous);
+    for (tool, fixed) in &given.tool_scopes {
+        picked.remove(tool);
+        let from = fixed.source.name("--tool-scope", "tool_scopes");
+        term.write_line(&format!(
+            "  Tool {tool}: {} (from {from})",
+            fixed.value.join(", ")
+        ))?;
+    }
+    if picked.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let width = picked.keys().map(String::len).max().unwrap_or(0);
+    let scope_width = picked
+        .values()
+        .map(|list| list.join(", ").len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    term.write_line("  Each tool's scope, proposed from its annotations and name:")?;
+    for tool in project
+        .tools
+        .iter()
+        .filter(|tool| picked.contains_key(&tool.name))
+    {
+        let list = picked[&tool.name].join(", ");
+        let list = if list.is_empty() {
+            "(none)".to_string()
+        } else {
+            list
+        };
+        term.write_line(&format!(
+            "    {:width$}  {list:scope_width$}  {}",
+            tool.name,
+            assess(tool).1
+        ))?;
+    }
+
+    loop {
+        let names: Vec<&String> = picked.keys().collect();
+        let mut items = vec!["Accept all".to_string()];
+        items.extend(names.iter().map(|tool| {
+            let list = picked[*tool].join(", ");
+            format!(
+                "Edit {tool:width$}  ({})",
+                if list.is_empty() { "none yet" } else { &list }
+            )
+        }));
+        let choice = answered(
+            Select::with_theme(theme)
+                .with_prompt("Tool scopes")
+                .items(&items)
+                .default(0)
+                .interact_on(term),
+        )?;
+        if choice == 0 {
+            let open: Vec<&str> = picked
+                .iter()
+                .filter(|(_, list)| list.is_empty())
+                .map(|(tool, _)| tool.as_str())
+                .collect();
+            if open.is_empty() {
+                break;
+            }
+            term.write_line(&format!(
+                "  no scope fits {}: pick one with Edit",
+                open.join(", ")
+            ))?;
+            continue;
+        }
+        let tool = names[choice - 1].clone();
+        let checked: Vec<bool> = scopes
+            .iter()
+            .map(|scope| picked[&tool].contains(scope))
+            .collect();
+        loop {
+            let chosen = answered(
+                MultiSelect::with_theme(theme)
+                    .with_prompt(format!(
+                        "Scopes `{tool}` needs (space toggles, enter accepts)"
+                    ))
+                    .items(scopes)
+                    .defaults(&checked)
+                    .interact_on(term),
+            )?;
+            if chosen.is_empty() {
+                term.write_line("  pick at least one scope")?;
+                continue;
+            }
+            picked.insert(
+                tool.clone(),
+                chosen.into_iter().map(|i| scopes[i].clone()).collect(),
+            );
+            break;
+        }
+    }
+    Ok(picked
+        .into_iter()
+        .map(|(tool, list)| (tool, Given::new(list, Source::Dialog)))
+        .collect())
+}
+
+/// Shows what the run will do and asks for the go-ahead; `false` means the
+/// user said no.
+pub fn confirm(
+    project: &Project,
+    resolved: &Resolved,
+    plan: &Plan,
+    force: bool,
+) -> anyhow::Result<bool> {
+    let term = Term::stderr();
+    term.write_str(&summary::render(project, resolved, plan, force))?;
+    let yes = answered(
+        Confirm::with_theme(&ColorfulTheme::default())
+            .with_prompt("Apply these changes?")
+            .default(true)
+            .interact_on(&term),
+    )?;
+    if yes {
+        CONFIRMED.store(true, Ordering::SeqCst);
+    }
+    Ok(yes)
+}

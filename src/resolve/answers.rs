@@ -1,0 +1,383 @@
+//! Answers and where they came from: flags, an answers file (`--answers`),
+//! the state an earlier run recorded, or the dialog.
+//!
+//! An [`Answers`] value holds any subset of the answers, each with its
+//! [`Source`]; [`Answers::or`] layers them (flags over the answers file over
+//! the previous state). The answers file is TOML or JSON with the keys of the
+//! `auth` object in `mcp-builder.json`, so a recorded run can be replayed:
+//!
+//! ```toml
+//! provider = "auth0"
+//! domain = "your-tenant.auth0.com"
+//! audience = "https://tasks.example.com/mcp"
+//! resource_url = "https://tasks.example.com/mcp"   # optional
+//! scopes = ["read:tasks", "write:tasks"]            # or "read:tasks,write:tasks"
+//!
+//! [tool_scopes]
+//! search-tasks = "read:tasks"                       # or ["read:tasks", ...]
+//! ```
+//!
+//! Values are checked later, by `resolve`; parsing here only rejects what is
+//! not this shape (unknown keys included, to catch typos).
+
+use std::{collections::BTreeMap, fmt, fs, path::Path};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{UsageError, validate};
+use crate::plan::STATE_FILE;
+
+/// Where an answer came from; messages about a bad value name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Flag,
+    AnswersFile,
+    PreviousRun,
+    Dialog,
+}
+
+impl Source {
+    /// How a message names the value: `--domain`, "`domain` in the answers
+    /// file", ...
+    pub fn name(self, flag: &str, key: &str) -> String {
+        match self {
+            Source::Flag => flag.to_string(),
+            Source::AnswersFile => format!("`{key}` in the answers file"),
+            Source::PreviousRun => format!("`auth.{key}` in `{STATE_FILE}`"),
+            Source::Dialog => format!("the {}", key.replace('_', " ")),
+        }
+    }
+}
+
+/// One answer and its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Given<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+impl<T> Given<T> {
+    pub fn new(value: T, source: Source) -> Self {
+        Self { value, source }
+    }
+}
+
+/// Any subset of the answers add-auth needs, unchecked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answers {
+    pub provider: Option<Given<String>>,
+    pub domain: Option<Given<String>>,
+    pub audience: Option<Given<String>>,
+    pub resource_url: Option<Given<String>>,
+    pub scopes: Option<Given<Vec<String>>>,
+    /// Scopes each tool needs, by MCP tool name.
+    pub tool_scopes: BTreeMap<String, Given<Vec<String>>>,
+}
+
+impl Answers {
+    /// `self` where it has an answer, `lower` elsewhere (tool by tool for
+    /// tool scopes).
+    pub fn or(mut self, lower: Answers) -> Answers {
+        self.provider = self.provider.or(lower.provider);
+        self.domain = self.domain.or(lower.domain);
+        self.audience = self.audience.or(lower.audience);
+        self.resource_url = self.resource_url.or(lower.resource_url);
+        self.scopes = self.scopes.or(lower.scopes);
+        for (tool, scopes) in lower.tool_scopes {
+            self.tool_scopes.entry(tool).or_insert(scopes);
+        }
+        self
+    }
+
+    /// The `auth` object of the state file, read leniently: a value of the
+    /// wrong type is left out (and asked for, or reported missing).
+    pub fn from_state(auth: Option<&Value>) -> Answers {
+        let Some(auth) = auth else {
+            return Answers::default();
+        };
+        let text = |key: &str| {
+            auth.get(key)
+                .and_then(Value::as_str)
+                .map(|value| Given::new(value.to_string(), Source::PreviousRun))
+        };
+        let list = |value: &Value| -> Option<Vec<String>> {
+            value
+                .as_array()?
+                .iter()
+                .map(|item| item.as_str().map(str::to_string))
+                .collect()
+        };
+        Answers {
+            provider: text("provider"),
+            domain: text("domain"),
+            audience: text("audience"),
+            resource_url: text("resource_url"),
+            scopes: auth
+                .get("scopes")
+                .and_then(list)
+                .map(|scopes| Given::new(scopes, Source::PreviousRun)),
+            tool_scopes: auth
+                .get("tool_scopes")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(tool, scopes)| {
+                    Some((tool.clone(), Given::new(list(scopes)?, Source::PreviousRun)))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The answers file's shape.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswersFile {
+    provider: Option<String>,
+    domain: Option<String>,
+    audience: Option<String>,
+    resource_url: Option<String>,
+    scopes: Option<OneOrMany>,
+    #[serde(default)]
+    tool_scopes: BTreeMap<String, OneOrMany>,
+}
+
+/// A list given as an array or as one comma-separated string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_list(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(text) => validate::split_list(&text),
+            OneOrMany::Many(items) => items,
+        }
+    }
+}
+
+/// The format of an answers file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Toml,
+    Json,
+}
+
+impl Format {
+    /// `.json` is JSON, `.toml` is TOML; any other name is JSON when the text
+    /// starts with `{`, else TOML.
+    pub fn of(path: &Path, text: &str) -> Format {
+        match path.extension().and_then(|ext| ext.to_str()) {
+            Some(ext) if ext.eq_ignore_ascii_case("json") => Format::Json,
+            Some(ext) if ext.eq_ignore_ascii_case("toml") => Format::Toml,
+            _ if text.trim_start().starts_with('{') => Format::Json,
+            _ => Format::Toml,
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Toml => "TOML",
+            Format::Json => "JSON",
+        })
+    }
+}
+
+/// Parses the text of an answers file. The error is a phrase (the parser's
+/// message), without the file's name.
+pub fn parse(text: &str, format: Format) -> Result<Answers, String> {
+    let file: AnswersFile = match format {
+        Format::Json => serde_json::from_str(text).map_err(|err| err.to_string())?,
+        Format::Toml => toml_edit::de::from_str(text).map_err(|err| err.to_string())?,
+    };
+    let given = |value: String| Given::new(value, Source::AnswersFile);
+    Ok(Answers {
+        provider: file.provider.map(given),
+        domain: file.domain.map(given),
+        audience: file.audience.map(given),
+        resource_url: file.resource_url.map(given),
+        scopes: file
+            .scopes
+            .map(|scopes| Given::new(scopes.into_list(), Source::AnswersFile)),
+        tool_scopes: file
+            .tool_scopes
+            .into_iter()
+            .map(|(tool, scopes)| (tool, Given::new(scopes.into_list(), Source::AnswersFile)))
+            .collect(),
+    })
+}
+
+/// Reads and parses `--answers FILE`. Problems are usage errors (exit 2).
+pub fn read(path: &Path) -> anyhow::Result<Answers> {
+    let text = fs::read_to_string(path).map_err(|err| {
+        UsageError(format!(
+            "cannot read the answers file `{}`: {err}\nhelp: pass an existing TOML or JSON file to --answers",
+            path.display()
+        ))
+    })?;
+    let format = Format::of(path, &text);
+    parse(&text, format).map_err(|err| {
+        UsageError(format!(
+            "the answers file `{}` is not valid {format} of the expected shape: {}\nhelp: it takes the keys provider, domain, audience, resource_url, scopes and tool_scopes (see `mcp-builder add-auth --help`)",
+            path.display(),
+            err.trim_end()
+        ))
+        .into()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn list(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn toml_and_json_give_the_same_answers() {
+        let toml = r#"
+            provider = "auth0"
+            domain = "tasks-test.auth0.com"
+            scopes = "read:tasks, write:tasks"
+
+            [tool_scopes]
+            search-tasks = "read:tasks"
+            create-task = ["write:tasks", "read:tasks"]
+        "#;
+        let json = r#"{
+            "provider": "auth0",
+            "domain": "tasks-test.auth0.com",
+            "scopes": ["read:tasks", "write:tasks"],
+            "tool_scopes": {"search-tasks": ["read:tasks"], "create-task": "write:tasks,read:tasks"}
+        }"#;
+        let from_toml = parse(toml, Format::Toml).unwrap();
+        assert_eq!(from_toml, parse(json, Format::Json).unwrap());
+        assert_eq!(
+            from_toml.provider,
+            Some(Given::new("auth0".into(), Source::AnswersFile))
+        );
+        assert_eq!(from_toml.audience, None);
+        assert_eq!(
+            from_toml.scopes.unwrap().value,
+            list(&["read:tasks", "write:tasks"])
+        );
+        assert_eq!(
+            from_toml.tool_scopes["create-task"].value,
+            list(&["write:tasks", "read:tasks"])
+        );
+    }
+
+    #[test]
+    fn an_empty_file_is_no_answer_and_typos_are_refused() {
+        assert_eq!(parse("", Format::Toml).unwrap(), Answers::default());
+        assert_eq!(parse("{}", Format::Json).unwrap(), Answers::default());
+        let err = parse("scope = \"read:tasks\"\n", Format::Toml).unwrap_err();
+        assert!(err.contains("unknown field `scope`"), "{err}");
+        let err = parse(r#"{"domain": 3}"#, Format::Json).unwrap_err();
+        assert!(err.contains("invalid type"), "{err}");
+        assert!(parse("domain = ", Format::Toml).is_err());
+    }
+
+    #[test]
+    fn the_format_follows_the_extension_then_the_text() {
+        assert_eq!(Format::of(Path::new("a.json"), "x = 1"), Format::Json);
+        assert_eq!(Format::of(Path::new("a.TOML"), "{"), Format::Toml);
+        assert_eq!(
+            Format::of(Path::new("answers"), "  {\"a\": 1}"),
+            Format::Json
+        );
+        assert_eq!(Format::of(Path::new("answers.txt"), "a = 1"), Format::Toml);
+    }
+
+    #[test]
+    fn the_state_file_replays_as_answers() {
+        let auth = json!({
+            "provider": "auth0",
+            "domain": "tasks-test.auth0.com",
+            "audience": "https://tasks.example.com/mcp",
+            "scopes": ["read:tasks"],
+            "tool_scopes": {"search-tasks": ["read:tasks"], "broken": "x"},
+            "resource_url": 7
+        });
+        let answers = Answers::from_state(Some(&auth));
+        assert_eq!(answers.provider.unwrap().source, Source::PreviousRun);
+        assert_eq!(answers.resource_url, None);
+        assert_eq!(answers.scopes.unwrap().value, list(&["read:tasks"]));
+        assert_eq!(
+            answers.tool_scopes.keys().collect::<Vec<_>>(),
+            ["search-tasks"]
+        );
+        // The state file's `auth` object is itself a valid answers file.
+        let replayed = parse(&auth_without_bad_values(), Format::Json).unwrap();
+        assert_eq!(replayed.domain.unwrap().value, "tasks-test.auth0.com");
+        assert_eq!(Answers::from_state(None), Answers::default());
+    }
+
+    fn auth_without_bad_values() -> String {
+        json!({
+            "provider": "auth0",
+            "domain": "tasks-test.auth0.com",
+            "audience": "https://tasks.example.com/mcp",
+            "scopes": ["read:tasks"],
+            "tool_scopes": {"search-tasks": ["read:tasks"]}
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn higher_layers_win_field_by_field_and_tool_by_tool() {
+        let flags = Answers {
+            domain: Some(Given::new("flag.example.com".into(), Source::Flag)),
+            tool_scopes: BTreeMap::from([(
+                "a".to_string(),
+                Given::new(list(&["write:x"]), Source::Flag),
+            )]),
+            ..Answers::default()
+        };
+        let file = parse(
+            "domain = \"file.example.com\"\naudience = \"https://file.example.com\"\n[tool_scopes]\na = \"read:x\"\nb = \"read:x\"\n",
+            Format::Toml,
+        )
+        .unwrap();
+        let previous = Answers::from_state(Some(&json!({
+            "provider": "auth0",
+            "domain": "old.example.com",
+            "audience": "https://old.example.com",
+            "scopes": ["read:x", "write:x"],
+            "tool_scopes": {"b": ["write:x"], "c": ["write:x"]}
+        })));
+        let merged = flags.or(file).or(previous);
+        let source = |given: &Option<Given<String>>| given.as_ref().map(|g| g.source);
+        assert_eq!(merged.domain.as_ref().unwrap().value, "flag.example.com");
+        assert_eq!(source(&merged.domain), Some(Source::Flag));
+        assert_eq!(
+            merged.audience.as_ref().unwrap().value,
+            "https://file.example.com"
+        );
+        assert_eq!(source(&merged.audience), Some(Source::AnswersFile));
+        assert_eq!(source(&merged.provider), Some(Source::PreviousRun));
+        assert_eq!(merged.scopes.unwrap().source, Source::PreviousRun);
+        let tools: Vec<(&str, &[String], Source)> = merged
+            .tool_scopes
+            .iter()
+            .map(|(tool, given)| (tool.as_str(), &given.value[..], given.source))
+            .collect();
+        assert_eq!(
+            tools,
+            [
+                ("a", &list(&["write:x"])[..], Source::Flag),
+                ("b", &list(&["read:x"])[..], Source::AnswersFile),
+                ("c", &list(&["write:x"])[..], Source::PreviousRun),
+            ]
+        );
+    }
+}

@@ -1,0 +1,501 @@
+//! Resolve: turns the answers (flags, an answers file, the previous state,
+//! the dialog) into one checked [`Resolved`].
+//!
+//! Precedence, field by field and tool by tool: flags, then the answers file,
+//! then the state recorded by an earlier run, then (with `--yes`) the
+//! proposals. Every value is validated here, by the checks in [`validate`]
+//! that the dialog's prompts also use, so planning never sees a malformed
+//! scope or URL. Problems with what the user gave are [`UsageError`]s (exit
+//! code 2). Nothing here prints, asks or touches a terminal: `prompt` does.
+
+pub mod answers;
+pub mod defaults;
+pub mod dotenv;
+pub mod propose;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod validate;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt,
+};
+
+pub use answers::{Answers, Given, Source};
+use propose::propose_scope;
+use validate::Invalid;
+
+use crate::{inspect::Project, providers::Provider};
+
+/// What the user passed as flags, as given (not yet checked).
+#[derive(Debug, Default, Clone)]
+pub struct Inputs {
+    pub provider: Option<String>,
+    pub domain: Option<String>,
+    pub audience: Option<String>,
+    pub resource_url: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    /// `TOOL=SCOPE[,SCOPE...]` items.
+    pub tool_scopes: Vec<String>,
+}
+
+impl Inputs {
+    /// The flags as [`Answers`]; a `--tool-scope` that is not `TOOL=SCOPE` is
+    /// a usage error.
+    pub fn answers(&self) -> anyhow::Result<Answers> {
+        let flag = |value: &Option<String>| value.clone().map(|v| Given::new(v, Source::Flag));
+        let mut tool_scopes = BTreeMap::new();
+        for item in &self.tool_scopes {
+            let (tool, scopes) = item.split_once('=').ok_or_else(|| {
+                usage(format!(
+                    "--tool-scope `{item}` is not TOOL=SCOPE\nhelp: e.g. --tool-scope search-tasks=read:tasks"
+                ))
+            })?;
+            let scopes = validate::split_list(scopes);
+            if scopes.is_empty() {
+                return Err(usage(format!("--tool-scope `{item}` gives no scope")));
+            }
+            tool_scopes.insert(tool.trim().to_string(), Given::new(scopes, Source::Flag));
+        }
+        Ok(Answers {
+            provider: flag(&self.provider),
+            domain: flag(&self.domain),
+            audience: flag(&self.audience),
+            resource_url: flag(&self.resource_url),
+            scopes: self
+                .scopes
+                .clone()
+                .map(|scopes| Given::new(scopes, Source::Flag)),
+            tool_scopes,
+        })
+    }
+}
+
+/// Everything `plan` needs besides the project, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub provider: &'static Provider,
+    pub domain: String,
+    pub audience: String,
+    /// Canonical URL of the MCP endpoint, if it differs from the audience.
+    pub resource_url: Option<String>,
+    pub scopes: Vec<String>,
+    /// Scopes each tool needs, by MCP tool name.
+    pub tool_scopes: BTreeMap<String, Vec<String>>,
+}
+
+/// A problem with the command line: exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
+/// A usage error for a refused value, naming where it came from.
+fn refused(given_as: &str, invalid: Invalid) -> anyhow::Error {
+    usage(format!(
+        "{given_as}: {}\nhelp: {}",
+        invalid.reason, invalid.help
+    ))
+}
+
+/// Checks `given` with `check`; a refusal names the value's source.
+fn checked<T>(
+    given: &Given<String>,
+    flag: &str,
+    key: &str,
+    check: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> anyhow::Result<T> {
+    check(&given.value).map_err(|invalid| refused(&given.source.name(flag, key), invalid))
+}
+
+/// Resolves the layered `answers` (see [`Answers::or`]). With `yes`, a
+/// missing scope list or tool scope takes the proposal; a missing provider,
+/// domain or audience is always an error naming its flag.
+pub fn resolve(project: &Project, answers: &Answers, yes: bool) -> anyhow::Result<Resolved> {
+    let missing: Vec<&str> = [
+        ("--provider", answers.provider.is_none()),
+        ("--domain", answers.domain.is_none()),
+        ("--audience", answers.audience.is_none()),
+        ("--scopes", answers.scopes.is_none() && !yes),
+    ]
+    .into_iter()
+    .filter_map(|(flag, absent)| absent.then_some(flag))
+    .collect();
+    let (Some(provider), Some(domain), Some(audience), true) = (
+        &answers.provider,
+        &answers.domain,
+        &answers.audience,
+        missing.is_empty(),
+    ) else {
+        return Err(usage(format!(
+            "missing required values: {}\nhelp: without a terminal every answer comes from a flag or --answers FILE, e.g.\n  mcp-builder add-auth --provider auth0 --domain your-tenant.auth0.com --audience https://api.example.com/mcp --scopes read:tasks,write:tasks --yes",
+            missing.join(", ")
+        )));
+    };
+
+    let provider = checked(provider, "--provider", "provider", validate::provider)?;
+    let domain = checked(domain, "--domain", "domain", |v| {
+        validate::domain(v, provider)
+    })?;
+    let audience = checked(audience, "--audience", "audience", validate::url)?;
+    let resource_url = answers
+        .resource_url
+        .as_ref()
+        .map(|url| checked(url, "--resource-url", "resource_url", validate::url))
+        .transpose()?
+        .filter(|url| *url != audience);
+    let (scopes, scopes_name) = match &answers.scopes {
+        Some(given) => (
+            validate::scopes(&given.value)
+                .map_err(|invalid| refused(&given.source.name("--scopes", "scopes"), invalid))?,
+            given.source.name("--scopes", "scopes"),
+        ),
+        None => (
+            propose::propose_scopes(project),
+            "the proposed scopes".to_string(),
+        ),
+    };
+    let tool_scopes = resolve_tool_scopes(project, &scopes, &scopes_name, answers, yes)?;
+
+    Ok(Resolved {
+        provider,
+        domain,
+        audience,
+        resource_url,
+        scopes,
+        tool_scopes,
+    })
+}
+
+/// Checks the answers given before the dialog starts (flags, answers file),
+/// so that a bad one is reported before any question rather than after all.
+pub fn check_given(project: &Project, given: &Answers) -> anyhow::Result<()> {
+    let provider = given
+        .provider
+        .as_ref()
+        .map(|p| checked(p, "--provider", "provider", validate::provider))
+        .transpose()?
+        .unwrap_or(crate::providers::ALL[0]);
+    if let Some(domain) = &given.domain {
+        checked(domain, "--domain", "domain", |v| {
+            validate::domain(v, provider)
+        })?;
+    }
+    for (given, flag, key) in [
+        (&given.audience, "--audience", "audience"),
+        (&given.resource_url, "--resource-url", "resource_url"),
+    ] {
+        if let Some(url) = given {
+            checked(url, flag, key, validate::url)?;
+        }
+    }
+    if let Some(scopes) = &given.scopes {
+        validate::scopes(&scopes.value)
+            .map_err(|invalid| refused(&scopes.source.name("--scopes", "scopes"), invalid))?;
+    }
+    for (tool, scopes) in &given.tool_scopes {
+        check_tool_named(project, tool, scopes.source)?;
+    }
+    Ok(())
+}
+
+/// A tool named by the user must exist.
+fn check_tool_named(project: &Project, tool: &str, source: Source) -> anyhow::Result<()> {
+    if project.tools.iter().any(|known| known.name == tool) {
+        return Ok(());
+    }
+    let known: BTreeSet<&str> = project.tools.iter().map(|t| t.name.as_str()).collect();
+    Err(usage(format!(
+        "{} names `{tool}`, but the project has no tool of that name\nhelp: the tools found are: {}",
+        source.name("--tool-scope", "tool_scopes"),
+        known.into_iter().collect::<Vec<_>>().join(", ")
+    )))
+}
+
+fn resolve_tool_scopes(
+    project: &Project,
+    scopes: &[String],
+    scopes_name: &str,
+    answers: &Answers,
+    yes: bool,
+) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+    // Tool scopes the user gave must name a tool and known scopes; the ones
+    // remembered from the last run are only reused while they still fit.
+    let mut explicit = BTreeMap::new();
+    for (tool, given) in &answers.tool_scopes {
+        if given.source == Source::PreviousRun {
+            continue;
+        }
+        check_tool_named(project, tool, given.source)?;
+        let given_as = given.source.name("--tool-scope", "tool_scopes");
+        if given.value.is_empty() {
+            return Err(usage(format!(
+                "{given_as}: tool `{tool}` is given no scope"
+            )));
+        }
+        let list = given
+            .value
+            .iter()
+            .map(|scope| {
+                validate::tool_scope(tool, scope, scopes, scopes_name)
+                    .map_err(|invalid| refused(&given_as, invalid))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        explicit.insert(tool.clone(), list);
+    }
+
+    let mut resolved = BTreeMap::new();
+    let mut unresolved = Vec::new();
+    for tool in &project.tools {
+        if resolved.contains_key(&tool.name) {
+            continue;
+        }
+        if let Some(list) = explicit.get(&tool.name) {
+            resolved.insert(tool.name.clone(), list.clone());
+            continue;
+        }
+        if let Some(list) = defaults::remembered_tool_scope(&tool.name, scopes, answers) {
+            resolved.insert(tool.name.clone(), list);
+            continue;
+        }
+        match (yes, propose_scope(tool, scopes)) {
+            (true, Some(scope)) => {
+                resolved.insert(tool.name.clone(), vec![scope]);
+            }
+            _ => unresolved.push(tool.name.as_str()),
+        }
+    }
+    if !unresolved.is_empty() {
+        let flags: Vec<String> = unresolved
+            .iter()
+            .map(|tool| format!("--tool-scope {tool}=SCOPE"))
+            .collect();
+        return Err(usage(format!(
+            "no scope chosen for {}: {}\nhelp: pass {} (or --yes to accept the proposed scopes)",
+            if unresolved.len() == 1 {
+                "tool"
+            } else {
+                "tools"
+            },
+            unresolved.join(", "),
+            flags.join(" ")
+        )));
+    }
+    Ok(resolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::resolve::{
+        answers::{Format, parse},
+        testing::tasks_project,
+    };
+
+    fn flags(args: &[(&str, &str)], tool_scopes: &[&str]) -> Answers {
+        let get = |name: &str| {
+            args.iter()
+                .find(|(flag, _)| *flag == name)
+                .map(|(_, value)| value.to_string())
+        };
+        Inputs {
+            provider: get("provider"),
+            domain: get("domain"),
+            audience: get("audience"),
+            resource_url: get("resource-url"),
+            scopes: get("scopes").map(|s| validate::split_list(&s)),
+            tool_scopes: tool_scopes.iter().map(|s| s.to_string()).collect(),
+        }
+        .answers()
+        .unwrap()
+    }
+
+    fn err(result: anyhow::Result<Resolved>) -> String {
+        let err = result.unwrap_err();
+        assert!(err.downcast_ref::<UsageError>().is_some(), "{err}");
+        err.to_string()
+    }
+
+    const FULL: &[(&str, &str)] = &[
+        ("provider", "auth0"),
+        ("domain", "Tasks-Test.auth0.com"),
+        ("audience", "https://tasks.example.com/mcp/"),
+        ("scopes", "read:tasks,write:tasks,delete:tasks"),
+    ];
+
+    #[test]
+    fn yes_accepts_the_proposed_scopes_and_tool_scopes() {
+        let project = tasks_project();
+        let answers = flags(&FULL[..3], &[]);
+        let resolved = resolve(&project, &answers, true).unwrap();
+        assert_eq!(resolved.domain, "tasks-test.auth0.com");
+        assert_eq!(resolved.audience, "https://tasks.example.com/mcp");
+        assert_eq!(resolved.resource_url, None);
+        assert_eq!(
+            resolved.scopes,
+            ["read:tasks", "write:tasks", "delete:tasks"]
+        );
+        assert_eq!(
+            resolved.tool_scopes.into_iter().collect::<Vec<_>>(),
+            [
+                ("create-task".to_string(), vec!["write:tasks".to_string()]),
+                ("delete-task".to_string(), vec!["delete:tasks".to_string()]),
+                ("search-tasks".to_string(), vec!["read:tasks".to_string()]),
+            ]
+        );
+        // Without --yes nothing is assumed.
+        assert_eq!(
+            err(resolve(&project, &answers, false))
+                .lines()
+                .next()
+                .unwrap(),
+            "missing required values: --scopes"
+        );
+        assert_eq!(
+            err(resolve(&project, &flags(FULL, &[]), false))
+                .lines()
+                .next()
+                .unwrap(),
+            "no scope chosen for tools: create-task, delete-task, search-tasks"
+        );
+    }
+
+    #[test]
+    fn missing_values_are_named_by_their_flags() {
+        let message = err(resolve(&tasks_project(), &Answers::default(), true));
+        assert!(
+            message.starts_with("missing required values: --provider, --domain, --audience\n"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn flags_win_over_the_answers_file_which_wins_over_the_previous_run() {
+        let project = tasks_project();
+        let file = parse(
+            r#"
+            domain = "file.auth0.com"
+            audience = "https://file.example.com/mcp"
+            scopes = ["read:tasks", "write:tasks", "delete:tasks"]
+            [tool_scopes]
+            search-tasks = "write:tasks"
+            create-task = "write:tasks"
+            "#,
+            Format::Toml,
+        )
+        .unwrap();
+        let previous = Answers::from_state(Some(&json!({
+            "provider": "auth0",
+            "domain": "old.auth0.com",
+            "audience": "https://old.example.com/mcp",
+            "resource_url": "https://old.example.com/public",
+            "scopes": ["read:tasks"],
+            "tool_scopes": {"delete-task": ["delete:tasks"], "create-task": ["read:tasks"]}
+        })));
+        let answers = flags(
+            &[("domain", "flag.auth0.com")],
+            &["search-tasks=read:tasks"],
+        )
+        .or(file)
+        .or(previous);
+        let resolved = resolve(&project, &answers, false).unwrap();
+        assert_eq!(resolved.provider.id, "auth0");
+        assert_eq!(resolved.domain, "flag.auth0.com");
+        assert_eq!(resolved.audience, "https://file.example.com/mcp");
+        assert_eq!(
+            resolved.resource_url.as_deref(),
+            Some("https://old.example.com/public")
+        );
+        assert_eq!(
+            resolved.scopes,
+            ["read:tasks", "write:tasks", "delete:tasks"]
+        );
+        let tool = |name: &str| resolved.tool_scopes[name].join(",");
+        assert_eq!(tool("search-tasks"), "read:tasks");
+        assert_eq!(tool("create-task"), "write:tasks");
+        assert_eq!(tool("delete-task"), "delete:tasks");
+    }
+
+    #[test]
+    fn a_bad_value_names_where_it_came_from() {
+        let project = tasks_project();
+        let file = parse(
+            "audience = \"http://tasks.example.com/mcp\"\n[tool_scopes]\narchive = \"read:tasks\"\n",
+            Format::Toml,
+        )
+        .unwrap();
+        let answers = flags(&[FULL[0], FULL[1], FULL[3]], &[]).or(file.clone());
+        assert_eq!(
+            err(resolve(&project, &answers, true)),
+            "`audience` in the answers file: `http://tasks.example.com/mcp` uses http:// for a host \
+             that is not loopback; use https://\nhelp: give the full URL, e.g. https://tasks.example.com/mcp"
+        );
+        assert!(check_given(&project, &answers).is_err());
+
+        let answers = flags(FULL, &[]).or(file);
+        let message = err(resolve(&project, &answers, true));
+        assert_eq!(
+            message,
+            "`tool_scopes` in the answers file names `archive`, but the project has no tool of that name\n\
+             help: the tools found are: create-task, delete-task, search-tasks"
+        );
+        assert_eq!(
+            check_given(&project, &answers).unwrap_err().to_string(),
+            message
+        );
+
+        let previous = Answers::from_state(Some(&json!({"domain": "https://old.auth0.com"})));
+        let answers = flags(&[FULL[0], FULL[2], FULL[3]], &[]).or(previous);
+        assert!(err(resolve(&project, &answers, true)).starts_with(
+            "`auth.domain` in `mcp-builder.json`: `https://old.auth0.com` is not a domain name\n"
+        ),);
+    }
+
+    #[test]
+    fn a_remembered_tool_scope_is_dropped_when_its_scope_is_gone() {
+        let project = tasks_project();
+        let previous = Answers::from_state(Some(&json!({
+            "tool_scopes": {"search-tasks": ["admin"], "gone": ["read:tasks"]}
+        })));
+        let answers = flags(FULL, &[]).or(previous);
+        let resolved = resolve(&project, &answers, true).unwrap();
+        assert_eq!(resolved.tool_scopes["search-tasks"], ["read:tasks"]);
+        assert!(!resolved.tool_scopes.contains_key("gone"));
+    }
+
+    #[test]
+    fn tool_scope_flags_are_tool_equals_scopes() {
+        let bad = Inputs {
+            tool_scopes: vec!["search-tasks".into()],
+            ..Inputs::default()
+        };
+        assert!(
+            bad.answers()
+                .unwrap_err()
+                .to_string()
+                .starts_with("--tool-scope `search-tasks` is not TOOL=SCOPE\n")
+        );
+        let empty = Inputs {
+            tool_scopes: vec!["search-tasks= ,".into()],
+            ..Inputs::default()
+        };
+        assert_eq!(
+            empty.answers().unwrap_err().to_string(),
+            "--tool-scope `search-tasks= ,` gives no scope"
+        );
+        let two = flags(&[], &["a = x, y"]);
+        assert_eq!(two.tool_scopes["a"].value, ["x", "y"]);
+    }
+}

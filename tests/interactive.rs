@@ -1,0 +1,499 @@
+//! The add-auth dialog as a person meets it: the real binary in a
+//! pseudo-terminal (rexpect), keys typed one prompt at a time. Every dialog
+//! that writes must end in the same files as the equivalent flag-only run;
+//! every one that does not must leave the project byte for byte as it was.
+//! Each wait is bounded, so a prompt that hangs fails the test.
+#![cfg(unix)]
+
+mod support;
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    io::Read,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use rexpect::{
+    process::WaitStatus,
+    session::{PtySession, spawn_command},
+};
+use support::project::{EXAMPLE, EXAMPLE_FLAGS, copy_project};
+use tempfile::TempDir;
+
+/// Longest wait for any expected output.
+const STEP_TIMEOUT_MS: u64 = 30_000;
+
+const ENTER: &str = "\r";
+const DOWN: &str = "\x1b[B";
+const SHOW_CURSOR: &str = "\x1b[?25h";
+const HIDE_CURSOR: &str = "\x1b[?25l";
+
+/// `.env` values matching [`EXAMPLE_FLAGS`], so that every default is right.
+const DOTENV: &str =
+    "AUTH0_DOMAIN=tasks-test.auth0.com\nAUTH0_AUDIENCE=https://tasks.example.com/mcp\n";
+
+fn example_copy() -> TempDir {
+    let dir = TempDir::new().unwrap();
+    copy_project(Path::new(EXAMPLE), dir.path());
+    dir
+}
+
+/// Every file under `dir` with its bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| {
+            let path = entry.path().strip_prefix(dir).unwrap().to_path_buf();
+            (path, fs::read(entry.path()).unwrap())
+        })
+        .collect()
+}
+
+/// Asserts two trees are equal, naming the files that differ.
+fn assert_same_tree(dialog: &Path, flags: &Path) {
+    let (a, b) = (tree(dialog), tree(flags));
+    let differing: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|path| a.get(*path) != b.get(*path))
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "the dialog and the flags wrote different files: {differing:?}"
+    );
+}
+
+/// The flag-only run (no terminal) on a fresh copy prepared like the
+/// dialog's; returns that copy.
+fn flag_run(prepare: impl Fn(&Path), flags: &[&str]) -> TempDir {
+    let dir = example_copy();
+    prepare(dir.path());
+    assert_cmd::Command::cargo_bin("mcp-builder")
+        .unwrap()
+        .arg("add-auth")
+        .arg("--path")
+        .arg(dir.path())
+        .args(flags)
+        .env("NO_COLOR", "1")
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    dir
+}
+
+/// `mcp-builder add-auth --path DIR` in a pseudo-terminal, with everything
+/// it printed kept for assertions.
+struct Dialog {
+    session: PtySession,
+    transcript: String,
+}
+
+impl Dialog {
+    fn start(dir: &Path, args: &[&str]) -> Dialog {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-builder"));
+        command
+            .arg("add-auth")
+            .arg("--path")
+            .arg(dir)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm");
+        let session = spawn_command(command, Some(STEP_TIMEOUT_MS)).expect("start in a pty");
+        Dialog {
+            session,
+            transcript: String::new(),
+        }
+    }
+
+    /// Waits for `text`; fails with the transcript if it does not come.
+    fn expect(&mut self, text: &str) -> &mut Self {
+        match self.session.exp_string(text) {
+            Ok(before) => {
+                self.transcript.push_str(&before);
+                self.transcript.push_str(text);
+            }
+            Err(err) => panic!(
+                "expected {text:?}: {err}\n--- transcript ---\n{}",
+                self.transcript
+            ),
+        }
+        self
+    }
+
+    /// Types `keys`.
+    fn send(&mut self, keys: &str) -> &mut Self {
+        self.session.send(keys).expect("type into the pty");
+        self.session.flush().expect("flush the pty");
+        self
+    }
+
+    fn ctrl_c(&mut self) -> &mut Self {
+        self.session.send_control('c').expect("send Ctrl-C");
+        self
+    }
+
+    /// Reads to the end and returns the exit code (`None`: killed by a
+    /// signal) with the whole transcript.
+    fn finish(mut self) -> (Option<i32>, String) {
+        match self.session.exp_eof() {
+            Ok(rest) => self.transcript.push_str(&rest),
+            Err(err) => panic!(
+                "the command did not end: {err}\n--- transcript ---\n{}",
+                self.transcript
+            ),
+        }
+        let status = self.session.process().wait().expect("wait for the command");
+        let code = match status {
+            WaitStatus::Exited(_, code) => Some(code),
+            _ => None,
+        };
+        (code, self.transcript)
+    }
+
+    /// Everything up to the provider question, answered with Enter.
+    fn accept_provider(&mut self) -> &mut Self {
+        self.expect("Found `tasks-server`")
+            .expect("Identity provider")
+            .expect("Auth0 - Auth0 tenant")
+            .send(ENTER)
+    }
+}
+
+/// The rest of the dialog after the domain and audience: resource URL and
+/// scopes accepted, every tool's proposal accepted, then the summary.
+fn accept_scopes_and_tools(dialog: &mut Dialog) {
+    dialog
+        .expect("Public URL of the MCP endpoint")
+        .expect("(https://tasks.example.com/mcp)")
+        .send(ENTER)
+        .expect("Scopes (comma-separated)")
+        .expect("read:tasks,write:tasks,delete:tasks")
+        .send(ENTER)
+        .expect("create-task   write:tasks   neither a read nor a delete verb")
+        .expect("delete-task   delete:tasks  destructive annotation")
+        .expect("search-tasks  read:tasks    read-only annotation")
+        .expect("Tool scopes")
+        .expect("Accept all")
+        .send(ENTER);
+}
+
+#[test]
+fn the_whole_dialog_accepting_defaults_writes_what_the_flags_write() {
+    let with_dotenv = |dir: &Path| fs::write(dir.join(".env"), DOTENV).unwrap();
+    let dir = example_copy();
+    with_dotenv(dir.path());
+
+    let mut dialog = Dialog::start(dir.path(), &[]);
+    dialog
+        .accept_provider()
+        .expect("Auth0 domain (no https://)")
+        .expect("(tasks-test.auth0.com)")
+        .send(ENTER)
+        .expect("API audience (an https URL)")
+        .expect("(https://tasks.example.com/mcp)")
+        .send(ENTER);
+    accept_scopes_and_tools(&mut dialog);
+    dialog
+        .expect("add-auth will protect `tasks-server`:")
+        .expect("create      src/auth/audit.rs")
+        .expect("update      src/main.rs")
+        .expect("dependency  tokio: features +sync, time")
+        .expect("Apply these changes?")
+        .send(ENTER)
+        .expect("     Created src/auth/mod.rs");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+
+    let flags = flag_run(with_dotenv, EXAMPLE_FLAGS);
+    assert_same_tree(dir.path(), flags.path());
+}
+
+#[test]
+fn a_bad_domain_is_refused_with_its_reason_and_a_tool_scope_can_be_edited() {
+    let dir = example_copy();
+    let mut dialog = Dialog::start(dir.path(), &[]);
+    dialog
+        .accept_provider()
+        .expect("Auth0 domain (no https://)")
+        .send("https://tasks-test.auth0.com/tenant")
+        .send(ENTER)
+        .expect("`https://tasks-test.auth0.com/tenant` is not a domain name\r\n")
+        .expect("  give the bare host, without https:// or a path, e.g. your-tenant.auth0.com")
+        .expect("Auth0 domain")
+        .send("tasks-test.auth0.com")
+        .send(ENTER)
+        .expect("API audience (an https URL)")
+        .send("https://tasks.example.com/mcp")
+        .send(ENTER)
+        .expect("Public URL of the MCP endpoint")
+        .send(ENTER)
+        .expect("read:tasks,write:tasks,delete:tasks")
+        .send(ENTER)
+        .expect("Accept all")
+        .expect("Edit create-task   (write:tasks)")
+        // Edit create-task: add read:tasks (the cursor starts on it).
+        .send(DOWN)
+        .send(ENTER)
+        .expect("Scopes `create-task` needs (space toggles, enter accepts)")
+        .expect("delete:tasks")
+        .send(" ")
+        .send(ENTER)
+        .expect("Edit create-task   (read:tasks, write:tasks)")
+        .send(ENTER)
+        .expect("tool        create-task -> read:tasks, write:tasks")
+        .expect("Apply these changes?")
+        .send("y")
+        .expect("     Created src/auth/policy.rs");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+
+    let flags: Vec<&str> = EXAMPLE_FLAGS
+        .iter()
+        .map(|flag| match *flag {
+            "create-task=write:tasks" => "create-task=read:tasks,write:tasks",
+            other => other,
+        })
+        .collect();
+    let by_flags = flag_run(|_| {}, &flags);
+    assert_same_tree(dir.path(), by_flags.path());
+}
+
+#[test]
+fn no_at_the_confirmation_changes_nothing_and_exits_0() {
+    let dir = example_copy();
+    fs::write(dir.path().join(".env"), DOTENV).unwrap();
+    let before = tree(dir.path());
+
+    let mut dialog = Dialog::start(dir.path(), &[]);
+    dialog
+        .accept_provider()
+        .expect("(tasks-test.auth0.com)")
+        .send(ENTER)
+        .expect("(https://tasks.example.com/mcp)")
+        .send(ENTER);
+    accept_scopes_and_tools(&mut dialog);
+    dialog
+        .expect("Apply these changes?")
+        .send("n")
+        .expect("nothing was changed");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+    assert!(!transcript.contains("Created"), "{transcript}");
+    assert_eq!(tree(dir.path()), before, "answering n must not write");
+}
+
+/// Ctrl-C at `stop` (a prompt that hides the cursor): exit 130, nothing
+/// written, and the cursor shown again after it was last hidden.
+fn interrupt_at(stop: &str) {
+    let dir = example_copy();
+    fs::write(dir.path().join(".env"), DOTENV).unwrap();
+    let before = tree(dir.path());
+
+    let mut dialog = Dialog::start(dir.path(), &[]);
+    if stop == "Identity provider" {
+        dialog.expect(stop).expect("Auth0 - Auth0 tenant");
+    } else {
+        dialog
+            .accept_provider()
+            .expect("(tasks-test.auth0.com)")
+            .send(ENTER)
+            .expect("(https://tasks.example.com/mcp)")
+            .send(ENTER)
+            .expect("Public URL of the MCP endpoint")
+            .send(ENTER)
+            .expect("read:tasks,write:tasks,delete:tasks")
+            .send(ENTER)
+            .expect(stop)
+            .expect("Accept all");
+    }
+    dialog.ctrl_c().expect("interrupted: nothing was changed");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(130), "{transcript}");
+    let hidden = transcript
+        .rfind(HIDE_CURSOR)
+        .unwrap_or_else(|| panic!("the prompt at {stop:?} did not hide the cursor:\n{transcript}"));
+    assert!(
+        transcript[hidden..].contains(SHOW_CURSOR),
+        "the cursor stayed hidden after Ctrl-C at {stop:?}:\n{transcript:?}"
+    );
+    assert_eq!(tree(dir.path()), before, "Ctrl-C must not write");
+}
+
+#[test]
+fn ctrl_c_at_the_first_prompt_changes_nothing_and_shows_the_cursor() {
+    interrupt_at("Identity provider");
+}
+
+#[test]
+fn ctrl_c_at_the_tool_scopes_changes_nothing_and_shows_the_cursor() {
+    interrupt_at("Tool scopes");
+}
+
+#[test]
+fn without_a_terminal_a_missing_answer_fails_within_a_second() {
+    let dir = example_copy();
+    let started = Instant::now();
+    // stdin is a pipe kept open: a command that waited for input would hang.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-builder"))
+        .args(["add-auth", "--path"])
+        .arg(dir.path())
+        .args([
+            "--provider",
+            "auth0",
+            "--audience",
+            "https://tasks.example.com/mcp",
+        ])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mcp-builder");
+    let _stdin = child.stdin.take();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(1) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("add-auth without a terminal did not exit within a second");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: missing required values: --domain, --scopes\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_answers_file_replaces_flags_and_flags_win_over_it() {
+    // Everything in a JSON file: the same files as the flags.
+    let dir = example_copy();
+    let answers = dir.path().join("answers.json");
+    fs::write(
+        &answers,
+        r#"{
+            "provider": "auth0",
+            "domain": "tasks-test.auth0.com",
+            "audience": "https://tasks.example.com/mcp",
+            "scopes": ["read:tasks", "write:tasks", "delete:tasks"],
+            "tool_scopes": {"search-tasks": "read:tasks", "create-task": ["write:tasks"], "delete-task": "delete:tasks"}
+        }"#,
+    )
+    .unwrap();
+    let run = |dir: &Path, args: &[&str]| {
+        assert_cmd::Command::cargo_bin("mcp-builder")
+            .unwrap()
+            .arg("add-auth")
+            .arg("--path")
+            .arg(dir)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .timeout(Duration::from_secs(60))
+            .assert()
+    };
+    run(
+        dir.path(),
+        &["--answers", answers.to_str().unwrap(), "--yes"],
+    )
+    .success();
+    let with_answers_file = |dir: &Path| {
+        fs::copy(&answers, dir.join("answers.json"))
+            .map(drop)
+            .unwrap()
+    };
+    let flags = flag_run(with_answers_file, EXAMPLE_FLAGS);
+    assert_same_tree(dir.path(), flags.path());
+
+    // A partial TOML file, a flag over it, --yes for the proposed tool scopes.
+    let partial = example_copy();
+    let toml = partial.path().join("answers.toml");
+    fs::write(
+        &toml,
+        "provider = \"auth0\"\ndomain = \"wrong.auth0.com\"\naudience = \"https://tasks.example.com/mcp\"\n",
+    )
+    .unwrap();
+    run(
+        partial.path(),
+        &[
+            "--answers",
+            toml.to_str().unwrap(),
+            "--domain",
+            "tasks-test.auth0.com",
+            "--yes",
+        ],
+    )
+    .success();
+    let with_toml = |dir: &Path| {
+        fs::copy(&toml, dir.join("answers.toml")).unwrap();
+    };
+    let flags = flag_run(with_toml, EXAMPLE_FLAGS);
+    assert_same_tree(partial.path(), flags.path());
+
+    // A typo in the file is a usage error that names the file and the key.
+    let typo = example_copy();
+    let bad = typo.path().join("answers.toml");
+    fs::write(&bad, "scope = \"read:tasks\"\n").unwrap();
+    let before = tree(typo.path());
+    let out = run(typo.path(), &["--answers", bad.to_str().unwrap(), "--yes"]).code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("answers.toml` is not valid TOML"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("unknown field `scope`"), "{stderr}");
+    assert_eq!(tree(typo.path()), before);
+}
+
+#[test]
+fn help_documents_every_flag_and_the_ci_form() {
+    let out = assert_cmd::Command::cargo_bin("mcp-builder")
+        .unwrap()
+        .args(["add-auth", "--help"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .success();
+    let help = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    for flag in [
+        "--path",
+        "--provider",
+        "--domain",
+        "--audience",
+        "--resource-url",
+        "--scopes",
+        "--tool-scope",
+        "--answers",
+        "--yes",
+        "--dry-run",
+        "--check",
+        "--force",
+    ] {
+        assert!(
+            help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
+            "{flag} missing from:\n{help}"
+        );
+    }
+    assert!(
+        help.contains(
+            "mcp-builder add-auth --path . --provider auth0 --domain your-tenant.auth0.com"
+        ),
+        "{help}"
+    );
+    assert!(help.contains("[tool_scopes]"), "{help}");
+}
