@@ -7,4 +7,5 @@
 pub mod http;
 pub mod issuer;
 pub mod mcp;
+pub mod oidc;
 pub mod project;

@@ -1,0 +1,333 @@
+//! What a token says and whether the project's server would accept it.
+//!
+//! The checks mirror the generated `src/auth/verify.rs`: algorithm in the
+//! provider's allow-list, a key of that algorithm with the token's `kid` in
+//! the issuer's JWKS, a valid signature, `iss` exactly the issuer, `aud`
+//! containing the audience, `exp` in the future and `nbf` in the past
+//! (with the configured leeway). Each is reported on its own.
+
+use std::{
+    collections::BTreeSet,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use jsonwebtoken::{
+    Algorithm, DecodingKey, Validation,
+    jwk::{AlgorithmParameters, JwkSet},
+};
+use reqwest::blocking::Client;
+use serde_json::Value;
+
+use super::{http, report::Check, settings::Settings};
+
+/// A token taken apart.
+pub struct Explained {
+    /// `None` for an opaque (non-JWT) token.
+    pub header: Option<Value>,
+    pub claims: Option<Value>,
+    pub checks: Vec<Check>,
+    /// The token's scopes (`scope` string and `permissions` array).
+    pub scopes: BTreeSet<String>,
+}
+
+pub fn explain(client: &Client, settings: &Settings, token: &str) -> Explained {
+    let Some((header, claims)) = decode_unverified(token) else {
+        return Explained {
+            header: None,
+            claims: None,
+            checks: vec![Check::fail(
+                "token is a JWT",
+                format!(
+                    "the provider issued an opaque token, which the server cannot verify: `{}` is not set up at the provider as an API that issues JWT access tokens",
+                    settings.audience
+                ),
+            )],
+            scopes: BTreeSet::new(),
+        };
+    };
+    let mut checks = vec![Check::pass(
+        "token is a JWT",
+        "three base64url parts with a JSON header and claims",
+    )];
+
+    let alg_name = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .unwrap_or("(none)");
+    let allowed: Vec<&str> = settings.provider.algorithms.to_vec();
+    let algorithm = alg_name
+        .parse::<Algorithm>()
+        .ok()
+        .filter(|_| allowed.contains(&alg_name));
+    checks.push(match algorithm {
+        Some(_) => Check::pass("algorithm is allowed", alg_name),
+        None => Check::fail(
+            "algorithm is allowed",
+            format!("`{alg_name}` is not one of {}", allowed.join(", ")),
+        ),
+    });
+    let kid = header.get("kid").and_then(Value::as_str);
+    checks.push(signature_check(client, settings, token, algorithm, kid));
+
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    checks.extend(claim_checks(settings, &claims, now));
+
+    let mut scopes: BTreeSet<String> = claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    scopes.extend(
+        claims
+            .get("permissions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string),
+    );
+    Explained {
+        header: Some(header),
+        claims: Some(claims),
+        checks,
+        scopes,
+    }
+}
+
+/// Header and claims of a JWT, without any verification (for display).
+fn decode_unverified(token: &str) -> Option<(Value, Value)> {
+    if token.split('.').count() != 3 {
+        return None;
+    }
+    let data = jsonwebtoken::dangerous::insecure_decode::<Value>(token).ok()?;
+    let header = serde_json::to_value(&data.header).ok()?;
+    Some((header, data.claims))
+}
+
+fn signature_check(
+    client: &Client,
+    settings: &Settings,
+    token: &str,
+    algorithm: Option<Algorithm>,
+    kid: Option<&str>,
+) -> Check {
+    const NAME: &str = "signed by a key of the issuer";
+    let Some(algorithm) = algorithm else {
+        return Check::fail(NAME, "not checked: the algorithm is not allowed");
+    };
+    let Some(kid) = kid else {
+        return Check::fail(NAME, "the token has no `kid`: the server cannot pick a key");
+    };
+    let set = match fetch_jwks(client, &settings.jwks_url) {
+        Ok(set) => set,
+        Err(err) => {
+            return Check::fail(
+                NAME,
+                format!("cannot read the JWKS at `{}`: {err:#}", settings.jwks_url),
+            );
+        }
+    };
+    let Some(jwk) = set.find(kid) else {
+        return Check::fail(NAME, format!("no key `{kid}` in `{}`", settings.jwks_url));
+    };
+    let fits = matches!(
+        (&jwk.algorithm, algorithm),
+        (
+            AlgorithmParameters::RSA(_),
+            Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512
+        ) | (
+            AlgorithmParameters::EllipticCurve(_),
+            Algorithm::ES256 | Algorithm::ES384
+        )
+    );
+    let key = match DecodingKey::from_jwk(jwk) {
+        Ok(key) if fits => key,
+        _ => {
+            return Check::fail(
+                NAME,
+                format!("key `{kid}` is not a {algorithm:?} signing key"),
+            );
+        }
+    };
+    // Signature only: the claims are checked one by one below.
+    let mut validation = Validation::new(algorithm);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    match jsonwebtoken::decode::<Value>(token, &key, &validation) {
+        Ok(_) => Check::pass(NAME, format!("key `{kid}` from {}", settings.jwks_url)),
+        Err(err) => Check::fail(
+            NAME,
+            format!("the signature does not verify with key `{kid}`: {err}"),
+        ),
+    }
+}
+
+fn fetch_jwks(client: &Client, url: &str) -> anyhow::Result<JwkSet> {
+    Ok(client
+        .get(http::url("JWKS URL", url)?)
+        .send()?
+        .error_for_status()?
+        .json()?)
+}
+
+fn claim_checks(settings: &Settings, claims: &Value, now: u64) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let iss = claims.get("iss").and_then(Value::as_str);
+    checks.push(match iss {
+        Some(iss) if iss == settings.issuer => Check::pass("issuer matches", iss),
+        Some(iss) => Check::fail(
+            "issuer matches",
+            format!(
+                "`{iss}`, but the server expects `{}` exactly",
+                settings.issuer
+            ),
+        ),
+        None => Check::fail("issuer matches", "the token has no `iss`"),
+    });
+
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(aud)) => vec![aud.as_str()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    checks.push(if audiences.contains(&settings.audience.as_str()) {
+        Check::pass("audience matches", audiences.join(", "))
+    } else if audiences.is_empty() {
+        Check::fail("audience matches", "the token has no `aud`")
+    } else {
+        Check::fail(
+            "audience matches",
+            format!(
+                "`{}`, but the server expects `{}`",
+                audiences.join(", "),
+                settings.audience
+            ),
+        )
+    });
+
+    let leeway = settings.leeway_secs;
+    checks.push(match claims.get("exp").and_then(Value::as_u64) {
+        Some(exp) if exp + leeway > now => Check::pass(
+            "not expired",
+            format!("expires in {}", duration(exp.saturating_sub(now))),
+        ),
+        Some(exp) => Check::fail(
+            "not expired",
+            format!("expired {} ago", duration(now - exp)),
+        ),
+        None => Check::fail("not expired", "the token has no `exp`"),
+    });
+    if let Some(nbf) = claims.get("nbf").and_then(Value::as_u64)
+        && nbf > now + leeway
+    {
+        checks.push(Check::fail(
+            "already valid",
+            format!("valid only in {}", duration(nbf - now)),
+        ));
+    }
+    checks.push(match claims.get("sub").and_then(Value::as_str) {
+        Some(sub) => Check::pass("has a subject", sub),
+        None => Check::fail(
+            "has a subject",
+            "the token has no `sub`: the server refuses it",
+        ),
+    });
+    checks
+}
+
+fn duration(secs: u64) -> String {
+    match secs {
+        0..120 => format!("{secs} s"),
+        120..7200 => format!("{} min", secs / 60),
+        _ => format!("{} h", secs / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::AUTH0;
+
+    fn settings() -> Settings {
+        Settings {
+            provider: &AUTH0,
+            issuer: "https://tenant.auth0.com/".into(),
+            audience: "https://api.example.com/mcp".into(),
+            jwks_url: "https://tenant.auth0.com/.well-known/jwks.json".into(),
+            token_url: None,
+            default_token_url: "https://tenant.auth0.com/oauth/token".into(),
+            leeway_secs: 60,
+            scopes: vec![],
+            tool_scopes: Default::default(),
+            client_id: "id".into(),
+            client_secret: "secret".into(),
+        }
+    }
+
+    fn failed(checks: &[Check]) -> Vec<(&str, &str)> {
+        checks
+            .iter()
+            .filter(|check| !check.passed)
+            .map(|check| (check.name.as_str(), check.detail.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn claims_are_checked_like_the_server_does() {
+        let now = 1_000_000;
+        let good = serde_json::json!({
+            "iss": "https://tenant.auth0.com/", "sub": "client@clients",
+            "aud": ["https://api.example.com/mcp", "https://tenant.auth0.com/userinfo"],
+            "exp": now + 600,
+        });
+        assert_eq!(failed(&claim_checks(&settings(), &good, now)), []);
+
+        let bad = serde_json::json!({
+            "iss": "https://tenant.auth0.com", "aud": "https://other.example.com",
+            "exp": now - 3600, "nbf": now + 7200,
+        });
+        assert_eq!(
+            failed(&claim_checks(&settings(), &bad, now)),
+            [
+                (
+                    "issuer matches",
+                    "`https://tenant.auth0.com`, but the server expects `https://tenant.auth0.com/` exactly"
+                ),
+                (
+                    "audience matches",
+                    "`https://other.example.com`, but the server expects `https://api.example.com/mcp`"
+                ),
+                ("not expired", "expired 60 min ago"),
+                ("already valid", "valid only in 2 h"),
+                (
+                    "has a subject",
+                    "the token has no `sub`: the server refuses it"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_opaque_token_is_explained() {
+        let client = http::client(std::time::Duration::from_secs(1)).unwrap();
+        let explained = explain(&client, &settings(), "3JwPaQhQ6mH2yq0PXx2k");
+        assert!(explained.header.is_none());
+        assert_eq!(explained.checks.len(), 1);
+        assert!(!explained.checks[0].passed);
+        assert!(
+            explained.checks[0]
+                .detail
+                .starts_with("the provider issued an opaque token")
+        );
+    }
+}

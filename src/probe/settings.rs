@@ -1,0 +1,173 @@
+//! What `auth test` needs to know, from the project's state file and its
+//! environment (process environment first, then `.env`), read the way the
+//! generated server reads them.
+//!
+//! Secrets (the client secret) come only from the environment or `.env`,
+//! never from the state file or a flag.
+
+use std::{collections::BTreeMap, path::Path};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::{
+    plan::{STATE_FILE, state},
+    providers::{self, Provider},
+    resolve::{UsageError, dotenv},
+};
+
+/// Settings of one project, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub provider: &'static Provider,
+    /// The exact `iss` the server expects.
+    pub issuer: String,
+    pub audience: String,
+    /// Where the server gets its keys (`MCP_AUTH_JWKS_URL` or derived).
+    pub jwks_url: String,
+    /// Token endpoint override (`MCP_AUTH_TOKEN_URL`); otherwise discovered.
+    pub token_url: Option<String>,
+    /// The provider's token endpoint by its own pattern, if discovery fails.
+    pub default_token_url: String,
+    pub leeway_secs: u64,
+    pub scopes: Vec<String>,
+    pub tool_scopes: BTreeMap<String, Vec<String>>,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// Reads the state file and the environment of the project at `root`.
+pub fn read(root: &Path) -> anyhow::Result<Settings> {
+    let state_path = root.join(STATE_FILE);
+    let text = match std::fs::read_to_string(&state_path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(UsageError(format!(
+                "`{}` has no `{STATE_FILE}`: auth test works on a project protected by add-auth\nhelp: run `mcp-builder add-auth` there first",
+                root.display()
+            ))
+            .into());
+        }
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot read `{}`", state_path.display()));
+        }
+    };
+    let auth = state::read_auth_state(&text)?.with_context(|| {
+        format!("`{STATE_FILE}` has no `auth` section\nhelp: run `mcp-builder add-auth` first")
+    })?;
+    let env = Environment::of(root)?;
+    from_parts(&auth, &env)
+}
+
+/// The process environment over the project's `.env`.
+pub struct Environment {
+    dotenv: BTreeMap<String, String>,
+}
+
+impl Environment {
+    pub fn of(root: &Path) -> anyhow::Result<Self> {
+        let path = root.join(".env");
+        let dotenv = match std::fs::read_to_string(&path) {
+            Ok(text) => dotenv::parse(&text),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(err) => {
+                return Err(err).with_context(|| format!("cannot read `{}`", path.display()));
+            }
+        };
+        Ok(Self { dotenv })
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name)
+            .ok()
+            .or_else(|| self.dotenv.get(name).cloned())
+            .filter(|value| !value.trim().is_empty())
+    }
+}
+
+fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
+    let text = |key: &str| auth.get(key).and_then(Value::as_str).map(str::to_string);
+    let provider_id = text("provider").context("the state has no `auth.provider`")?;
+    let Some(provider) = providers::find(&provider_id) else {
+        bail!(
+            "the state names provider `{provider_id}`, which this version of mcp-builder does not know"
+        );
+    };
+    let domain = env
+        .get(provider.domain_var)
+        .or_else(|| text("domain"))
+        .with_context(|| format!("no domain: set `{}` or run add-auth", provider.domain_var))?;
+    let audience = env
+        .get(provider.audience_var)
+        .or_else(|| text("audience"))
+        .with_context(|| {
+            format!(
+                "no audience: set `{}` or run add-auth",
+                provider.audience_var
+            )
+        })?;
+    let issuer = env
+        .get("MCP_AUTH_ISSUER")
+        .unwrap_or_else(|| provider.issuer_format.replace("{domain}", &domain));
+    let jwks_url = env
+        .get("MCP_AUTH_JWKS_URL")
+        .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
+    let default_token_url = provider.token_url_format.replace("{domain}", &domain);
+    let leeway_secs = env
+        .get("MCP_AUTH_LEEWAY_SECS")
+        .and_then(|secs| secs.trim().parse().ok())
+        .unwrap_or(60);
+
+    let strings = |value: &Value| -> Vec<String> {
+        value
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    let scopes = auth.get("scopes").map(strings).unwrap_or_default();
+    let tool_scopes = auth
+        .get("tool_scopes")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(tool, scopes)| (tool.clone(), strings(scopes)))
+        .collect();
+
+    let (client_id, client_secret) = match (
+        env.get(provider.client_id_var),
+        env.get(provider.client_secret_var),
+    ) {
+        (Some(id), Some(secret)) => (id, secret),
+        (id, secret) => {
+            let missing: Vec<&str> = [
+                (provider.client_id_var, id.is_none()),
+                (provider.client_secret_var, secret.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, absent)| absent.then_some(name))
+            .collect();
+            return Err(UsageError(format!(
+                "{} not set\nhelp: put the client id and secret of a machine-to-machine application authorized for `{audience}` in the project's `.env` (never in flags or the state file)",
+                missing.join(" and ")
+            ))
+            .into());
+        }
+    };
+
+    Ok(Settings {
+        provider,
+        issuer,
+        audience,
+        jwks_url,
+        token_url: env.get("MCP_AUTH_TOKEN_URL"),
+        default_token_url,
+        leeway_secs,
+        scopes,
+        tool_scopes,
+        client_id,
+        client_secret,
+    })
+}
