@@ -82,12 +82,49 @@ pub fn apply(plan: &Plan, force: bool) -> anyhow::Result<()> {
     let mut staged = Vec::new();
     for (change, contents) in writes {
         let path = plan.root.join(&change.path);
-        staged.push((stage(&path, contents)?, path));
+        staged.push((stage(&path, contents)?, path, change));
     }
     // Phase 2: rename into place, in plan order (the state file is last).
-    for (temp, path) in staged {
-        temp.persist(&path)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
+    // If a rename fails, the files already replaced are put back.
+    let mut done: Vec<(&Path, &FileChange)> = Vec::new();
+    for (temp, path, change) in &staged {
+        if let Err(err) = fs::rename(temp.path(), path) {
+            let restored = restore(&done);
+            let outcome = match restored {
+                Ok(()) => "the files written before it were restored".to_string(),
+                Err(restore_err) => {
+                    format!("restoring the files written before it failed too: {restore_err:#}")
+                }
+            };
+            return Err(err)
+                .with_context(|| format!("cannot write `{}`; {outcome}", path.display()));
+        }
+        done.push((path, change));
+    }
+    // The temporary files were renamed away; dropping them removes nothing.
+    drop(staged);
+    Ok(())
+}
+
+/// Puts back what `done` replaced: the old contents of updated files, and
+/// no file where one was created.
+fn restore(done: &[(&Path, &FileChange)]) -> anyhow::Result<()> {
+    for (path, change) in done.iter().rev() {
+        match &change.action {
+            FileAction::Create { .. } => fs::remove_file(path)
+                .with_context(|| format!("cannot remove `{}`", path.display()))?,
+            FileAction::Update { before, .. } => {
+                let temp = stage(path, before)?;
+                temp.persist(path)
+                    .with_context(|| format!("cannot restore `{}`", path.display()))?;
+            }
+            FileAction::Conflict { current, .. } => {
+                let temp = stage(path, current)?;
+                temp.persist(path)
+                    .with_context(|| format!("cannot restore `{}`", path.display()))?;
+            }
+            FileAction::Identical => {}
+        }
     }
     Ok(())
 }
@@ -111,4 +148,86 @@ fn stage(path: &Path, contents: &str) -> anyhow::Result<tempfile::NamedTempFile>
 
 fn display(path: &Path) -> String {
     PathBuf::from(path).display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_puts_back_every_file_written_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("kept.txt"), "before\n").unwrap();
+        // A non-empty directory where the last file should go: its rename fails.
+        fs::create_dir_all(dir.path().join("blocked/inside")).unwrap();
+        let plan = Plan {
+            root: dir.path().to_path_buf(),
+            changes: vec![
+                FileChange::new("new.txt", None, "new\n".into()),
+                FileChange::new("kept.txt", Some("before\n".into()), "after\n".into()),
+                FileChange::new("blocked", None, "state\n".into()),
+            ],
+            warnings: vec![],
+        };
+        let err = apply(&plan, false).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("the files written before it were restored"),
+            "{err:#}"
+        );
+        assert!(!dir.path().join("new.txt").exists());
+        assert_eq!(
+            fs::read_to_string(dir.path().join("kept.txt")).unwrap(),
+            "before\n"
+        );
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with(".mcp-builder-"))
+            .collect();
+        assert_eq!(
+            leftovers,
+            Vec::<String>::new(),
+            "temporary files are removed"
+        );
+    }
+
+    #[test]
+    fn apply_writes_creates_and_updates_and_skips_conflicts() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("old.txt"), "old\n").unwrap();
+        fs::write(dir.path().join("mine.txt"), "edited by the user\n").unwrap();
+        let plan = Plan {
+            root: dir.path().to_path_buf(),
+            changes: vec![
+                FileChange::new("sub/new.txt", None, "new\n".into()),
+                FileChange::new("old.txt", Some("old\n".into()), "new\n".into()),
+                FileChange {
+                    path: "mine.txt".into(),
+                    action: FileAction::Conflict {
+                        current: "edited by the user\n".into(),
+                        desired: "generated\n".into(),
+                    },
+                },
+            ],
+            warnings: vec![],
+        };
+        apply(&plan, false).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("sub/new.txt")).unwrap(),
+            "new\n"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("old.txt")).unwrap(),
+            "new\n"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("mine.txt")).unwrap(),
+            "edited by the user\n"
+        );
+        apply(&plan, true).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("mine.txt")).unwrap(),
+            "generated\n"
+        );
+    }
 }

@@ -21,24 +21,100 @@ pub enum Command {
     /// Protect the project's MCP endpoint with OAuth bearer tokens.
     #[command(after_help = ADD_AUTH_HELP)]
     AddAuth(AddAuthArgs),
+    /// Check tokens and servers of a project protected by add-auth.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Get a client-credentials token, explain it, and check a running server.
+    #[command(after_help = AUTH_TEST_HELP)]
+    Test(AuthTestArgs),
+}
+
+const AUTH_TEST_HELP: &str = "\
+The client id and secret come from the environment or the project's .env
+(AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET for Auth0), never from flags.
+
+  mcp-builder auth test --path . --server https://tasks.example.com/mcp
+
+Exit codes: 0 every check passed, 1 a check failed, 2 usage error.";
+
+#[derive(Debug, Args)]
+pub struct AuthTestArgs {
+    /// The project protected by add-auth (holds mcp-builder.json).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub path: PathBuf,
+
+    /// The MCP endpoint of a running server to check, e.g. http://127.0.0.1:8000/mcp.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// Scopes to request (repeatable or comma-separated) [default: none named, so the provider grants the client's defaults].
+    #[arg(long = "scope", value_name = "SCOPE", value_delimiter = ',')]
+    pub scopes: Vec<String>,
+
+    /// Print one JSON document on stdout instead of the report.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Seconds to wait for each network request.
+    #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub timeout: u64,
+
+    /// Also print the raw access token (treat the output as a secret).
+    #[arg(long)]
+    pub show_token: bool,
 }
 
 const ADD_AUTH_HELP: &str = "\
-Without a terminal (CI), every answer comes from a flag:
+In a terminal, add-auth asks for what the flags leave open: the provider, its domain and
+audience, the MCP endpoint's public URL, the scopes (proposed from the package and tool
+names) and each tool's scope (proposed: read-only annotation or a read verb such as get,
+list, search -> the read scope; destructive annotation or delete/remove -> the delete
+scope; else the write scope). It then shows the files and dependencies it will change
+and asks before writing; answering n changes nothing. Ctrl-C at any question changes
+nothing either. Answers default to those of an earlier run (mcp-builder.json), then to
+the project's .env.
+
+Without a terminal (CI), or with --yes, nothing is asked: every answer comes from a flag,
+the --answers file or an earlier run (in that order of precedence), and --yes accepts the
+proposed scopes. A missing answer is an error naming its flag:
 
   mcp-builder add-auth --path . --provider auth0 --domain your-tenant.auth0.com \\
     --audience https://tasks.example.com/mcp --scopes read:tasks,write:tasks,delete:tasks \\
     --tool-scope search-tasks=read:tasks --tool-scope create-task=write:tasks \\
     --tool-scope delete-task=delete:tasks --yes
 
-Values recorded in mcp-builder.json by an earlier run are reused when a flag is absent.
-Exit codes: 0 success (or nothing to do), 1 failure or --check found changes, 2 usage error.";
+The --answers file (TOML, or JSON with a .json name) takes any of the keys of `auth` in
+mcp-builder.json:
+
+  provider = \"auth0\"
+  domain = \"your-tenant.auth0.com\"
+  audience = \"https://tasks.example.com/mcp\"
+  resource_url = \"https://tasks.example.com/mcp\"
+  scopes = [\"read:tasks\", \"write:tasks\", \"delete:tasks\"]
+  [tool_scopes]
+  search-tasks = \"read:tasks\"
+  create-task = [\"write:tasks\"]
+
+Exit codes: 0 success (or nothing to do, or n at the confirmation), 1 failure or --check
+found changes, 2 usage error, 130 interrupted (Ctrl-C).";
 
 #[derive(Debug, Args)]
 pub struct AddAuthArgs {
-    /// The project: a package directory or a workspace member.
+    /// The project: a package directory, a workspace member, or a workspace root.
     #[arg(long, default_value = ".", value_name = "DIR")]
     pub path: PathBuf,
+
+    /// The package to protect, when --path is a workspace root with several MCP servers.
+    #[arg(long, short = 'p', value_name = "NAME")]
+    pub package: Option<String>,
+
+    /// Name of the generated module, when `auth` is taken [default: auth, or an earlier run's].
+    #[arg(long, value_name = "NAME", value_parser = module_name)]
+    pub module_name: Option<String>,
 
     /// Identity provider that issues the tokens [possible values: auth0].
     #[arg(long, value_name = "NAME")]
@@ -56,7 +132,7 @@ pub struct AddAuthArgs {
     #[arg(long, value_name = "URL")]
     pub resource_url: Option<String>,
 
-    /// Scopes this server understands, comma-separated.
+    /// Scopes this server understands, comma-separated [proposed: read:/write:/delete: + package name].
     #[arg(long, value_name = "SCOPE,...", value_delimiter = ',')]
     pub scopes: Option<Vec<String>>,
 
@@ -64,7 +140,11 @@ pub struct AddAuthArgs {
     #[arg(long = "tool-scope", value_name = "TOOL=SCOPE[,SCOPE]")]
     pub tool_scopes: Vec<String>,
 
-    /// Accept the proposed scope of every tool not given by --tool-scope, and apply without asking.
+    /// Answers from a TOML or JSON file (any subset; flags win over it).
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+
+    /// Ask nothing: accept the proposed scopes and tool scopes, and apply without confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
 
@@ -79,4 +159,35 @@ pub struct AddAuthArgs {
     /// Overwrite generated files you changed since they were generated.
     #[arg(long)]
     pub force: bool,
+}
+
+/// A `--module-name`: a plain Rust identifier, not a keyword, that can be a
+/// module's file name (lowercase ASCII letters, digits, `_`).
+fn module_name(value: &str) -> Result<String, String> {
+    const KEYWORDS: &[&str] = &[
+        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+        "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
+        "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait",
+        "true", "try", "type", "unsafe", "use", "where", "while", "abstract", "become", "box",
+        "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield",
+    ];
+    let well_formed = value
+        .chars()
+        .next()
+        .is_some_and(|first| first.is_ascii_lowercase() || first == '_')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && value != "_";
+    if !well_formed {
+        return Err(format!(
+            "`{value}` is not a module name: use lowercase letters, digits and `_`, starting with a letter (e.g. mcp_oauth)"
+        ));
+    }
+    if KEYWORDS.contains(&value) || value == "main" || value == "lib" {
+        return Err(format!(
+            "`{value}` cannot name the module (a Rust keyword or a crate root's name)"
+        ));
+    }
+    Ok(value.to_string())
 }

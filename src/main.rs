@@ -9,6 +9,8 @@ mod cli;
 mod commands;
 mod inspect;
 mod plan;
+mod probe;
+mod prompt;
 mod providers;
 mod resolve;
 
@@ -20,6 +22,16 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::AddAuth(args) => commands::add_auth::run(args),
+        cli::Command::Auth(cli::AuthCommand::Test(args)) => {
+            commands::auth_test::run(commands::auth_test::Options {
+                path: args.path,
+                server: args.server,
+                scopes: args.scopes,
+                json: args.json,
+                timeout: std::time::Duration::from_secs(args.timeout),
+                show_token: args.show_token,
+            })
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

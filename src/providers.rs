@@ -27,6 +27,12 @@ pub struct Provider {
     pub algorithms: &'static [&'static str],
     /// `format!` pattern turning `{domain}` into the exact `iss` value.
     pub issuer_format: &'static str,
+    /// `{domain}` pattern of the token endpoint, used when the issuer's
+    /// discovery document cannot be read.
+    pub token_url_format: &'static str,
+    /// Parameter that names the API in a client-credentials request
+    /// (`audience` for Auth0, RFC 8707 `resource` elsewhere).
+    pub audience_param: &'static str,
     /// Doc comment for the issuer function in the generated code.
     pub issuer_doc: &'static str,
     /// Example domain for help texts and `.env.example`.
@@ -45,6 +51,8 @@ pub const AUTH0: Provider = Provider {
     setup_hint: "set it in the environment or in `.env`; both values are on the API's page in the Auth0 dashboard",
     algorithms: &["RS256", "ES256"],
     issuer_format: "https://{domain}/",
+    token_url_format: "https://{domain}/oauth/token",
+    audience_param: "audience",
     issuer_doc: "Auth0's issuer is the tenant URL with a trailing slash, exactly.",
     example_domain: "your-tenant.auth0.com",
 };

@@ -13,7 +13,8 @@ use crate::{
     cli::AddAuthArgs,
     inspect::{self, Project},
     plan::{self, FileAction, STATE_FILE, Snapshot, state},
-    resolve::{self, Inputs, UsageError},
+    prompt,
+    resolve::{self, Answers, Inputs, UsageError, answers, dotenv},
 };
 
 /// Reads the real file system.
@@ -31,29 +32,66 @@ impl Snapshot for Disk {
 
 /// Runs the command; `Ok(false)` means `--check` found changes (exit 1).
 pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
-    let project = inspect::inspect(&args.path)?;
+    let project = inspect::inspect_with(
+        &args.path,
+        &inspect::Options {
+            package: args.package.clone(),
+            module_name: args.module_name.clone(),
+        },
+    )?;
     eprintln!("{}", found(&project));
     let previous = match Disk.read(&project.root.join(STATE_FILE))? {
         Some(text) => state::read_auth_state(&text)?,
         None => None,
     };
+    let previous = Answers::from_state(previous.as_ref());
 
-    let inputs = Inputs {
+    // Flags win over the answers file, which wins over the previous run.
+    let flags = Inputs {
         provider: args.provider,
         domain: args.domain,
         audience: args.audience,
         resource_url: args.resource_url,
         scopes: args.scopes,
         tool_scopes: args.tool_scopes,
-        yes: args.yes,
+    }
+    .answers()?;
+    let from_file = match &args.answers {
+        Some(path) => answers::read(path)?,
+        None => Answers::default(),
     };
-    let resolved = resolve::resolve(&project, &inputs, previous.as_ref())?;
+    let given = flags.or(from_file);
+
+    // The dialog asks what is still open, where someone can answer.
+    let interactive = !args.yes && !args.check && prompt::is_interactive();
+    let answers = if interactive {
+        resolve::check_given(&project, &given)?;
+        prompt::install_interrupt_handler()?;
+        let env = Disk
+            .read(&project.root.join(".env"))?
+            .map(|text| dotenv::parse(&text))
+            .unwrap_or_default();
+        prompt::ask(&project, &given, &previous, &env)?
+    } else {
+        given.or(previous)
+    };
+    let resolved = resolve::resolve(&project, &answers, args.yes)?;
     let plan = plan::plan(&project, &resolved, &Disk)?;
 
     let mut err = std::io::stderr().lock();
     for warning in &plan.warnings {
         writeln!(err, "warning: {warning}")?;
     }
+    // In the dialog, writing needs the user's go-ahead on the summary.
+    let confirmed = if interactive && !args.dry_run && !plan.is_noop() {
+        if !prompt::confirm(&project, &resolved, &plan, args.force)? {
+            writeln!(err, "nothing was changed")?;
+            return Ok(true);
+        }
+        true
+    } else {
+        false
+    };
     if args.dry_run {
         print!("{}", apply::diff(&plan));
         for line in apply::status_lines(&plan, args.force) {
@@ -86,7 +124,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         )?;
         return Ok(true);
     }
-    if !args.yes {
+    if !args.yes && !confirmed {
         // A confirmation prompt belongs to the interactive dialog; without it,
         // writing needs an explicit yes.
         let hint = if std::io::stdin().is_terminal() {

@@ -1,3 +1,4 @@
 //! One module per subcommand.
 
 pub mod add_auth;
+pub mod auth_test;
