@@ -1,10 +1,6 @@
 //! `mcp-builder add-auth`: inspect -> resolve -> plan -> diff | check | apply.
 
-use std::{
-    fs,
-    io::{IsTerminal, Write},
-    path::Path,
-};
+use std::{fs, io::Write, path::Path};
 
 use anyhow::Context;
 
@@ -125,20 +121,16 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         return Ok(true);
     }
     if !args.yes && !confirmed {
-        // A confirmation prompt belongs to the interactive dialog; without it,
-        // writing needs an explicit yes.
-        let hint = if std::io::stdin().is_terminal() {
-            ""
-        } else {
-            " without a terminal"
-        };
-        return Err(UsageError(format!(
-            "add-auth writes files only with --yes{hint}\nhelp: run it with --dry-run to see the changes, then with --yes to apply them"
-        ))
+        // Without a terminal to confirm on, writing needs an explicit yes.
+        return Err(UsageError(
+            "add-auth writes files only after a confirmation in a terminal, or with --yes\nhelp: run it with --dry-run to see the changes, then with --yes to apply them".into(),
+        )
         .into());
     }
 
+    let writing = prompt::hold_interrupts()?;
     apply::apply(&plan, args.force)?;
+    drop(writing);
     for line in apply::status_lines(&plan, args.force) {
         writeln!(err, "{line}")?;
     }
@@ -154,8 +146,10 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     )?;
     writeln!(
         err,
-        "next: tool handlers can take `caller: auth::Caller` (or call `auth::Caller::from_context(&ctx)`) to see who is calling;\n      {} and {} in `.env` are for a client that fetches test tokens (client credentials).",
-        provider.client_id_var, provider.client_secret_var
+        "next: tool handlers can take `caller: {module}::Caller` (or call `{module}::Caller::from_context(&ctx)`) to see who is calling;\n      {} and {} in `.env` are for `mcp-builder auth test` (a client-credentials client).",
+        provider.client_id_var,
+        provider.client_secret_var,
+        module = project.mount.module
     )?;
     if skipped {
         writeln!(

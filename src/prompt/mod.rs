@@ -68,9 +68,51 @@ fn interrupted() -> ! {
     std::process::exit(130);
 }
 
-/// Makes SIGINT (Ctrl-C) restore the cursor before the process ends.
+/// Set while `apply` writes: an interrupt then waits until every file is
+/// written (see [`hold_interrupts`]).
+static WRITING: AtomicBool = AtomicBool::new(false);
+/// An interrupt arrived while writing.
+static PENDING: AtomicBool = AtomicBool::new(false);
+static HANDLER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+
+/// Makes SIGINT (Ctrl-C) restore the cursor before the process ends, and
+/// wait for a write in progress. Installing it twice is harmless.
 pub fn install_interrupt_handler() -> anyhow::Result<()> {
-    ctrlc::set_handler(|| interrupted()).context("cannot install the Ctrl-C handler")
+    HANDLER
+        .get_or_init(|| {
+            ctrlc::set_handler(|| {
+                if WRITING.load(Ordering::SeqCst) {
+                    PENDING.store(true, Ordering::SeqCst);
+                } else {
+                    interrupted();
+                }
+            })
+            .map_err(|err| err.to_string())
+        })
+        .clone()
+        .map_err(anyhow::Error::msg)
+        .context("cannot install the Ctrl-C handler")
+}
+
+/// While the returned guard lives, Ctrl-C waits: the write it protects is
+/// all-or-nothing, and an interrupt halfway would break that. Dropping the
+/// guard acts on an interrupt that arrived meanwhile.
+pub fn hold_interrupts() -> anyhow::Result<WriteGuard> {
+    install_interrupt_handler()?;
+    WRITING.store(true, Ordering::SeqCst);
+    Ok(WriteGuard(()))
+}
+
+pub struct WriteGuard(());
+
+impl Drop for WriteGuard {
+    fn drop(&mut self) {
+        WRITING.store(false, Ordering::SeqCst);
+        if PENDING.load(Ordering::SeqCst) {
+            CONFIRMED.store(true, Ordering::SeqCst);
+            interrupted();
+        }
+    }
 }
 
 /// A prompt's result: Ctrl-C ends the process (see the module docs), any
