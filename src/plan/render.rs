@@ -11,7 +11,7 @@ use anyhow::Context;
 use handlebars::Handlebars;
 use serde_json::json;
 
-use crate::resolve::Resolved;
+use crate::{providers::Location, resolve::Resolved};
 
 /// A file of the module and its template, embedded at build time.
 macro_rules! template {
@@ -31,6 +31,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("challenge.rs"),
     template!("config.rs"),
     template!("cors.rs"),
+    template!("discovery.rs"),
     template!("jwks.rs"),
     template!("metadata.rs"),
     template!("middleware.rs"),
@@ -61,9 +62,40 @@ pub fn auth_module(
         .iter()
         .map(|scope| rust_str(scope))
         .collect();
+    let provider = resolved.provider;
+    let options = &resolved.options;
+    let scope_claims: Vec<String> = match &options.scope_claim {
+        Some(claim) => vec![rust_str(claim)],
+        None => provider.scope_claims.iter().map(|c| rust_str(c)).collect(),
+    };
+    let roles_claim = options.roles_claim.as_deref().or(provider.roles_claim);
+    let required_claims: Vec<String> = provider
+        .required_claims
+        .iter()
+        .map(|(name, value)| format!("({}, {})", rust_str(name), rust_str(value)))
+        .collect();
     let data = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "provider": resolved.provider,
+        // Everything that differs between providers, as Rust items.
+        "location_doc": match provider.location {
+            Location::Host => "the issuer's host name (the tenant domain)",
+            Location::IssuerUrl => "the issuer URL, exactly as tokens carry it in `iss`",
+            Location::SupabaseUrl => "the Supabase project URL",
+        },
+        "location_is_url": provider.location != Location::Host,
+        "audience_var": option_const(
+            "AUDIENCE_VAR",
+            Some(provider.audience_var).filter(|var| !var.is_empty()),
+        ),
+        "fixed_audience": option_const("FIXED_AUDIENCE", provider.fixed_audience()),
+        "warning": option_const("WARNING", provider.warning),
+        "setup_hint": str_const("SETUP_HINT", provider.setup_hint),
+        "jwks_path": option_const("JWKS_PATH", provider.jwks_path),
+        "scope_claims": rust_const("SCOPE_CLAIMS", "&[&str]", &scope_claims),
+        "roles_claim": option_const("ROLES_CLAIM", roles_claim),
+        "required_claims": rust_const("REQUIRED_CLAIMS", "&[(&str, &str)]", &required_claims),
+        "issuer_expr": issuer_expr(provider.issuer_format),
         "mcp_path": rust_str(mcp_path),
         "scopes_supported": rust_const("SCOPES_SUPPORTED", "&[&str]", &scopes),
         "tool_scopes": rust_const("TOOL_SCOPES", "&[(&str, &[&str])]", &tool_scope_items(resolved)),
@@ -89,6 +121,52 @@ fn tool_scope_items(resolved: &Resolved) -> Vec<String> {
             format!("({}, &[{}])", rust_str(tool), scopes.join(", "))
         })
         .collect()
+}
+
+/// `pub const NAME: Option<&str> = ...;` as rustfmt lays it out.
+fn option_const(name: &str, value: Option<&str>) -> String {
+    match value {
+        None => format!("pub const {name}: Option<&str> = None;"),
+        Some(value) => {
+            let value = rust_str(value);
+            assign(
+                &format!("pub const {name}: Option<&str> ="),
+                &format!("Some({value})"),
+            )
+            .unwrap_or_else(|| format!("pub const {name}: Option<&str> = Some(\n    {value},\n);"))
+        }
+    }
+}
+
+/// `pub const NAME: &str = "...";` as rustfmt lays it out.
+fn str_const(name: &str, value: &str) -> String {
+    let head = format!("pub const {name}: &str =");
+    let value = rust_str(value);
+    assign(&head, &value).unwrap_or_else(|| format!("{head} {value};"))
+}
+
+/// `head value;` on one line, or broken after `=` when only that fits;
+/// `None` when neither fits.
+fn assign(head: &str, value: &str) -> Option<String> {
+    if head.len() + value.len() + 2 <= MAX_WIDTH {
+        Some(format!("{head} {value};"))
+    } else if value.len() + 5 <= MAX_WIDTH {
+        Some(format!("{head}\n    {value};"))
+    } else {
+        None
+    }
+}
+
+/// The body of the generated `issuer_for(location)`, from the definition's
+/// `{location}` pattern. A path after a URL location never doubles its `/`.
+fn issuer_expr(format: &str) -> String {
+    if format == "{location}" {
+        return "location.to_string()".into();
+    }
+    if let Some(rest) = format.strip_prefix("{location}/") {
+        return format!("format!(\"{{}}/{rest}\", location.trim_end_matches('/'))");
+    }
+    format!("format!({})", rust_str(format))
 }
 
 /// A Rust string literal.
@@ -157,7 +235,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::providers::AUTH0;
+    use crate::{providers::AUTH0, resolve::ProviderOptions};
 
     fn resolved(scopes: &[&str], tools: &[(&str, &[&str])]) -> Resolved {
         Resolved {
@@ -175,6 +253,7 @@ mod tests {
                     )
                 })
                 .collect::<BTreeMap<_, _>>(),
+            options: Default::default(),
         }
     }
 
@@ -252,8 +331,20 @@ mod tests {
                 &[],
             ),
         ];
-        for case in &cases {
-            for (name, source) in auth_module(case, "/mcp").unwrap() {
+        let providers = crate::providers::ALL.iter().map(|provider| Resolved {
+            provider,
+            ..example()
+        });
+        let with_options = Resolved {
+            options: ProviderOptions {
+                scope_claim: Some("permissions.granted".into()),
+                roles_claim: Some("realm_access.roles".into()),
+                ..ProviderOptions::default()
+            },
+            ..example()
+        };
+        for case in cases.iter().cloned().chain(providers).chain([with_options]) {
+            for (name, source) in auth_module(&case, "/mcp").unwrap() {
                 assert_eq!(
                     rustfmt(&source),
                     source,
@@ -268,7 +359,52 @@ mod tests {
     fn rendered_policy_and_provider_for_the_example() {
         let module = auth_module(&example(), "/mcp").unwrap();
         insta::assert_snapshot!("policy.rs", module["policy.rs"]);
-        insta::assert_snapshot!("provider.rs", module["provider.rs"]);
+    }
+
+    /// What differs between providers is all in `provider.rs`: one snapshot
+    /// per definition, and one with the claim options.
+    #[test]
+    fn rendered_provider_for_every_provider() {
+        for provider in crate::providers::ALL {
+            let resolved = Resolved {
+                provider,
+                ..example()
+            };
+            let module = auth_module(&resolved, "/mcp").unwrap();
+            insta::assert_snapshot!(
+                format!("provider-{}.rs", provider.id),
+                module["provider.rs"]
+            );
+        }
+        let resolved = Resolved {
+            provider: &crate::providers::OIDC,
+            options: ProviderOptions {
+                scope_claim: Some("permissions".into()),
+                roles_claim: Some("realm_access.roles".into()),
+                ..ProviderOptions::default()
+            },
+            ..example()
+        };
+        let module = auth_module(&resolved, "/mcp").unwrap();
+        insta::assert_snapshot!("provider-oidc-claims.rs", module["provider.rs"]);
+    }
+
+    #[test]
+    fn only_provider_varies_with_the_provider() {
+        let a = auth_module(&example(), "/mcp").unwrap();
+        for provider in &crate::providers::ALL[1..] {
+            let resolved = Resolved {
+                provider,
+                ..example()
+            };
+            let b = auth_module(&resolved, "/mcp").unwrap();
+            let differing: Vec<&str> = a
+                .keys()
+                .copied()
+                .filter(|name| a[name] != b[name])
+                .collect();
+            assert_eq!(differing, ["provider.rs"], "{}", provider.id);
+        }
     }
 
     #[test]

@@ -97,22 +97,35 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
         .get(provider.domain_var)
         .or_else(|| text("domain"))
         .with_context(|| format!("no domain: set `{}` or run add-auth", provider.domain_var))?;
-    let audience = env
-        .get(provider.audience_var)
-        .or_else(|| text("audience"))
-        .with_context(|| {
-            format!(
-                "no audience: set `{}` or run add-auth",
-                provider.audience_var
-            )
-        })?;
+    let audience = match provider.fixed_audience() {
+        Some(audience) => audience.to_string(),
+        None if !provider.takes_audience() => String::new(),
+        None => env
+            .get(provider.audience_var)
+            .or_else(|| text("audience"))
+            .with_context(|| {
+                format!(
+                    "no audience: set `{}` or run add-auth",
+                    provider.audience_var
+                )
+            })?,
+    };
     let issuer = env
         .get("MCP_AUTH_ISSUER")
-        .unwrap_or_else(|| provider.issuer_format.replace("{domain}", &domain));
+        .unwrap_or_else(|| provider.issuer_for(domain.trim()));
     let jwks_url = env
         .get("MCP_AUTH_JWKS_URL")
-        .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
-    let default_token_url = provider.token_url_format.replace("{domain}", &domain);
+        .or_else(|| provider.jwks_url_for(&issuer))
+        .with_context(|| {
+            format!(
+                "{} finds its key set by discovery, which auth test does not do yet\nhelp: set `MCP_AUTH_JWKS_URL` to the issuer's `jwks_uri`",
+                provider.name
+            )
+        })?;
+    let default_token_url = provider
+        .token_url_format
+        .map(|format| format.replace("{location}", domain.trim().trim_end_matches('/')))
+        .unwrap_or_default();
     let leeway_secs = env
         .get("MCP_AUTH_LEEWAY_SECS")
         .and_then(|secs| secs.trim().parse().ok())

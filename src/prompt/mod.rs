@@ -29,7 +29,7 @@ use dialoguer::{
 use crate::{
     inspect::Project,
     plan::Plan,
-    providers::{self, Provider},
+    providers::{self, AudienceCheck, Location, Provider},
     resolve::{
         Answers, Given, Resolved, Source, defaults,
         propose::assess,
@@ -187,12 +187,23 @@ pub fn ask(
     };
 
     // 2. The provider's values.
+    let (label, question) = match provider.location {
+        Location::Host => ("Domain", format!("{} domain (no https://)", provider.name)),
+        Location::IssuerUrl => ("Issuer", format!("{} issuer URL", provider.name)),
+        Location::SupabaseUrl => ("Project URL", "Supabase project URL".to_string()),
+    };
     match &given.domain {
-        Some(fixed) => note("Domain", &fixed.value, fixed.source, "--domain", "domain"),
+        Some(fixed) => note(
+            label,
+            &fixed.value,
+            fixed.source,
+            provider.location_flags(),
+            "domain",
+        ),
         None => {
             let mut input = Input::<String>::with_theme(&theme)
-                .with_prompt(format!("{} domain (no https://)", provider.name))
-                .validate_with(|value: &String| check(validate::domain(value, provider)));
+                .with_prompt(question)
+                .validate_with(|value: &String| check(validate::location(value, provider)));
             if let Some(default) = defaults::domain(provider, previous, env) {
                 input = input.default(default);
             }
@@ -200,6 +211,10 @@ pub fn ask(
         }
     }
     let audience = match &given.audience {
+        // Supabase, Cognito: the audience is not the user's choice.
+        _ if !provider.takes_audience() => {
+            provider.fixed_audience().unwrap_or_default().to_string()
+        }
         Some(fixed) => {
             note(
                 "Audience",
@@ -211,9 +226,20 @@ pub fn ask(
             fixed.value.clone()
         }
         None => {
+            let url = provider.audience == AudienceCheck::Url;
             let mut input = Input::<String>::with_theme(&theme)
-                .with_prompt("API audience (an https URL)")
-                .validate_with(|value: &String| check(validate::url(value)));
+                .with_prompt(if url {
+                    "API audience (an https URL)"
+                } else {
+                    "API audience (the `aud` tokens carry)"
+                })
+                .validate_with(move |value: &String| {
+                    check(if url {
+                        validate::url(value)
+                    } else {
+                        validate::identifier(value)
+                    })
+                });
             if let Some(default) = defaults::audience(provider, previous, env) {
                 input = input.default(default);
             }
@@ -232,13 +258,15 @@ pub fn ask(
         ),
         None => {
             let audience = validate::url(&audience).unwrap_or(audience);
-            let value = answered(
-                Input::<String>::with_theme(&theme)
-                    .with_prompt("Public URL of the MCP endpoint")
-                    .default(defaults::resource_url(previous, env, &audience))
-                    .validate_with(|value: &String| check(validate::url(value)))
-                    .interact_text_on(&term),
-            )?;
+            let default = defaults::resource_url(previous, env, &audience);
+            let mut input = Input::<String>::with_theme(&theme)
+                .with_prompt("Public URL of the MCP endpoint")
+                .validate_with(|value: &String| check(validate::url(value)));
+            // Not every audience is a URL (Supabase's is `authenticated`).
+            if validate::url(&default).is_ok() {
+                input = input.default(default);
+            }
+            let value = answered(input.interact_text_on(&term))?;
             asked.resource_url = dialog(value);
         }
     }

@@ -9,6 +9,7 @@ use toml_edit::{DocumentMut, Item};
 use crate::{
     inspect::Project,
     plan::{FileAction, Plan},
+    providers::Location,
     resolve::Resolved,
 };
 
@@ -17,10 +18,29 @@ pub fn render(project: &Project, resolved: &Resolved, plan: &Plan, force: bool) 
     let mut rows: Vec<(&str, String)> = vec![
         (
             "provider",
-            format!("{}, tenant {}", resolved.provider.name, resolved.domain),
+            format!(
+                "{}, {} {}",
+                resolved.provider.name,
+                match resolved.provider.location {
+                    Location::Host => "tenant",
+                    Location::IssuerUrl => "issuer",
+                    Location::SupabaseUrl => "project",
+                },
+                resolved.domain
+            ),
         ),
-        ("audience", resolved.audience.clone()),
+        (
+            "audience",
+            if resolved.audience.is_empty() {
+                "none in the tokens (client ids are checked)".to_string()
+            } else {
+                resolved.audience.clone()
+            },
+        ),
     ];
+    if !resolved.options.client_ids.is_empty() {
+        rows.push(("client ids", resolved.options.client_ids.join(", ")));
+    }
     if let Some(url) = &resolved.resource_url {
         rows.push(("resource URL", url.clone()));
     }
@@ -37,6 +57,7 @@ pub fn render(project: &Project, resolved: &Resolved, plan: &Plan, force: bool) 
             Some(match &change.action {
                 FileAction::Create { .. } => ("create", path),
                 FileAction::Update { .. } => ("update", path),
+                FileAction::Delete { .. } => ("delete", path),
                 FileAction::Identical => return None,
                 FileAction::Conflict { .. } if force => (
                     "overwrite",
@@ -51,7 +72,7 @@ pub fn render(project: &Project, resolved: &Resolved, plan: &Plan, force: bool) 
             })
         })
         .collect();
-    let order = ["create", "update", "overwrite", "skip"];
+    let order = ["create", "update", "delete", "overwrite", "skip"];
     files.sort_by_key(|(label, _)| order.iter().position(|o| o == label));
     rows.extend(files);
     for change in &plan.changes {
@@ -204,6 +225,7 @@ mod tests {
                 ("create-task".to_string(), vec!["write:tasks".to_string()]),
                 ("search-tasks".to_string(), vec!["read:tasks".to_string()]),
             ]),
+            options: Default::default(),
         };
         let change = |path: &str, action: FileAction| FileChange {
             path: path.into(),

@@ -17,6 +17,10 @@
 //! search-tasks = "read:tasks"                       # or ["read:tasks", ...]
 //! ```
 //!
+//! Provider options take the keys `jwks_uri`, `scope_claim`, `roles_claim`
+//! and `client_ids` (a list); `domain` holds the provider's location (an
+//! Auth0 domain, an issuer URL, a Supabase project URL).
+//!
 //! Values are checked later, by `resolve`; parsing here only rejects what is
 //! not this shape (unknown keys included, to catch typos).
 
@@ -73,6 +77,8 @@ pub struct Answers {
     pub scopes: Option<Given<Vec<String>>>,
     /// Scopes each tool needs, by MCP tool name.
     pub tool_scopes: BTreeMap<String, Given<Vec<String>>>,
+    /// Provider options (flags only; checked by `resolve`).
+    pub options: super::ProviderOptions,
 }
 
 impl Answers {
@@ -84,6 +90,7 @@ impl Answers {
         self.audience = self.audience.or(lower.audience);
         self.resource_url = self.resource_url.or(lower.resource_url);
         self.scopes = self.scopes.or(lower.scopes);
+        self.options = self.options.or(lower.options);
         for (tool, scopes) in lower.tool_scopes {
             self.tool_scopes.entry(tool).or_insert(scopes);
         }
@@ -126,6 +133,13 @@ impl Answers {
                     Some((tool.clone(), Given::new(list(scopes)?, Source::PreviousRun)))
                 })
                 .collect(),
+            // Read when the state records them (keys of the answers file).
+            options: super::ProviderOptions {
+                jwks_uri: text("jwks_uri").map(|given| given.value),
+                scope_claim: text("scope_claim").map(|given| given.value),
+                roles_claim: text("roles_claim").map(|given| given.value),
+                client_ids: auth.get("client_ids").and_then(list).unwrap_or_default(),
+            },
         }
     }
 }
@@ -141,6 +155,10 @@ struct AnswersFile {
     scopes: Option<OneOrMany>,
     #[serde(default)]
     tool_scopes: BTreeMap<String, OneOrMany>,
+    jwks_uri: Option<String>,
+    scope_claim: Option<String>,
+    roles_claim: Option<String>,
+    client_ids: Option<OneOrMany>,
 }
 
 /// A list given as an array or as one comma-separated string.
@@ -210,6 +228,15 @@ pub fn parse(text: &str, format: Format) -> Result<Answers, String> {
             .into_iter()
             .map(|(tool, scopes)| (tool, Given::new(scopes.into_list(), Source::AnswersFile)))
             .collect(),
+        options: super::ProviderOptions {
+            jwks_uri: file.jwks_uri,
+            scope_claim: file.scope_claim,
+            roles_claim: file.roles_claim,
+            client_ids: file
+                .client_ids
+                .map(OneOrMany::into_list)
+                .unwrap_or_default(),
+        },
     })
 }
 

@@ -25,7 +25,10 @@ pub use answers::{Answers, Given, Source};
 use propose::propose_scope;
 use validate::Invalid;
 
-use crate::{inspect::Project, providers::Provider};
+use crate::{
+    inspect::Project,
+    providers::{self, AudienceCheck, Provider},
+};
 
 /// What the user passed as flags, as given (not yet checked).
 #[derive(Debug, Default, Clone)]
@@ -37,6 +40,47 @@ pub struct Inputs {
     pub scopes: Option<Vec<String>>,
     /// `TOOL=SCOPE[,SCOPE...]` items.
     pub tool_scopes: Vec<String>,
+    /// `--issuer`: the location of URL-located providers (OIDC and presets).
+    pub issuer: Option<String>,
+    /// `--project-ref`: a Supabase project, `https://REF.supabase.co`.
+    pub project_ref: Option<String>,
+    /// `--supabase-url`: a Supabase project URL (self-hosted, custom domain).
+    pub supabase_url: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub scope_claim: Option<String>,
+    pub roles_claim: Option<String>,
+    /// `--client-id` values (the client-id allow-list).
+    pub client_ids: Vec<String>,
+}
+
+/// Provider options: where keys, scopes and roles are when the provider's
+/// defaults do not fit, and the client-id allow-list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderOptions {
+    /// Key set URL instead of the provider's path or discovery.
+    pub jwks_uri: Option<String>,
+    /// The claim holding scopes, instead of the provider's.
+    pub scope_claim: Option<String>,
+    /// A claim holding roles that count as scopes.
+    pub roles_claim: Option<String>,
+    /// The clients (`client_id`/`azp`) allowed to call; empty: any.
+    pub client_ids: Vec<String>,
+}
+
+impl ProviderOptions {
+    /// `self` where it has a value, `lower` elsewhere.
+    pub fn or(self, lower: ProviderOptions) -> ProviderOptions {
+        ProviderOptions {
+            jwks_uri: self.jwks_uri.or(lower.jwks_uri),
+            scope_claim: self.scope_claim.or(lower.scope_claim),
+            roles_claim: self.roles_claim.or(lower.roles_claim),
+            client_ids: if self.client_ids.is_empty() {
+                lower.client_ids
+            } else {
+                self.client_ids
+            },
+        }
+    }
 }
 
 impl Inputs {
@@ -57,9 +101,10 @@ impl Inputs {
             }
             tool_scopes.insert(tool.trim().to_string(), Given::new(scopes, Source::Flag));
         }
+        let location = self.location()?;
         Ok(Answers {
             provider: flag(&self.provider),
-            domain: flag(&self.domain),
+            domain: flag(&location),
             audience: flag(&self.audience),
             resource_url: flag(&self.resource_url),
             scopes: self
@@ -67,7 +112,69 @@ impl Inputs {
                 .clone()
                 .map(|scopes| Given::new(scopes, Source::Flag)),
             tool_scopes,
+            options: ProviderOptions {
+                jwks_uri: self.jwks_uri.clone(),
+                scope_claim: self.scope_claim.clone(),
+                roles_claim: self.roles_claim.clone(),
+                client_ids: self
+                    .client_ids
+                    .iter()
+                    .flat_map(|ids| validate::split_list(ids))
+                    .collect(),
+            },
         })
+    }
+
+    /// The one flag that names where the issuer is (`--domain`, `--issuer`,
+    /// `--supabase-url`, `--project-ref`), checked against `--provider`.
+    fn location(&self) -> anyhow::Result<Option<String>> {
+        let given: Vec<(&str, &String)> = [
+            ("--domain", &self.domain),
+            ("--issuer", &self.issuer),
+            ("--supabase-url", &self.supabase_url),
+            ("--project-ref", &self.project_ref),
+        ]
+        .into_iter()
+        .filter_map(|(flag, value)| Some((flag, value.as_ref()?)))
+        .collect();
+        if let [first, second, ..] = given.as_slice() {
+            return Err(usage(format!(
+                "{} and {} both say where the issuer is; give one",
+                first.0, second.0
+            )));
+        }
+        let provider = self
+            .provider
+            .as_deref()
+            .and_then(|id| providers::find(id.trim()));
+        if let Some(provider) = provider {
+            if let Some((flag, _)) = given.first()
+                && !provider.location_flags().contains(flag)
+            {
+                return Err(usage(format!(
+                    "{flag} does not apply to --provider {}\nhelp: it takes {}",
+                    provider.id,
+                    provider.location_flags()
+                )));
+            }
+            if self.audience.is_some() && !provider.takes_audience() {
+                return Err(usage(format!(
+                    "--audience does not apply to --provider {}: {}\nhelp: leave --audience out",
+                    provider.id,
+                    match provider.fixed_audience() {
+                        Some(audience) => format!("its tokens always carry `aud` `{audience}`"),
+                        None => "its access tokens carry no `aud`".to_string(),
+                    }
+                )));
+            }
+        }
+        match given.first() {
+            Some(("--project-ref", reference)) => validate::project_ref(reference)
+                .map(Some)
+                .map_err(|invalid| refused("--project-ref", invalid)),
+            Some((_, value)) => Ok(Some(value.to_string())),
+            None => Ok(None),
+        }
     }
 }
 
@@ -82,6 +189,51 @@ pub struct Resolved {
     pub scopes: Vec<String>,
     /// Scopes each tool needs, by MCP tool name.
     pub tool_scopes: BTreeMap<String, Vec<String>>,
+    /// Checked provider options.
+    pub options: ProviderOptions,
+}
+
+impl Resolved {
+    /// The public URL of the MCP endpoint: `--resource-url`, else the audience.
+    pub fn resource(&self) -> &str {
+        self.resource_url.as_deref().unwrap_or(&self.audience)
+    }
+
+    /// The `.env` entries of the provider: (variable, real value, placeholder
+    /// for `.env.example`). Empty values are written as `KEY=`.
+    pub fn env_entries(&self) -> Vec<(&'static str, String, String)> {
+        let provider = self.provider;
+        let mut entries = vec![(
+            provider.domain_var,
+            self.domain.clone(),
+            provider.example_domain.to_string(),
+        )];
+        if provider.takes_audience() {
+            entries.push((
+                provider.audience_var,
+                self.audience.clone(),
+                "https://api.example.com/mcp".into(),
+            ));
+        }
+        entries.push((
+            "MCP_RESOURCE_URL",
+            self.resource().to_string(),
+            "https://api.example.com/mcp".into(),
+        ));
+        if let Some(url) = &self.options.jwks_uri {
+            entries.push(("MCP_AUTH_JWKS_URL", url.clone(), String::new()));
+        }
+        if !self.options.client_ids.is_empty() || provider.client_ids_required {
+            entries.push((
+                "MCP_AUTH_CLIENT_IDS",
+                self.options.client_ids.join(","),
+                String::new(),
+            ));
+        }
+        entries.push((provider.client_id_var, String::new(), String::new()));
+        entries.push((provider.client_secret_var, String::new(), String::new()));
+        entries
+    }
 }
 
 /// A problem with the command line: exit code 2.
@@ -122,38 +274,66 @@ fn checked<T>(
 /// missing scope list or tool scope takes the proposal; a missing provider,
 /// domain or audience is always an error naming its flag.
 pub fn resolve(project: &Project, answers: &Answers, yes: bool) -> anyhow::Result<Resolved> {
+    let provider = answers
+        .provider
+        .as_ref()
+        .map(|p| checked(p, "--provider", "provider", validate::provider))
+        .transpose()?;
+    // What is required depends on the provider (Auth0's when none is given).
+    let shape = provider.unwrap_or(&providers::AUTH0);
     let missing: Vec<&str> = [
         ("--provider", answers.provider.is_none()),
-        ("--domain", answers.domain.is_none()),
-        ("--audience", answers.audience.is_none()),
+        (shape.location_flags(), answers.domain.is_none()),
+        (
+            "--audience",
+            shape.takes_audience() && answers.audience.is_none(),
+        ),
+        (
+            "--client-id",
+            shape.client_ids_required && answers.options.client_ids.is_empty(),
+        ),
+        (
+            "--resource-url",
+            !shape.takes_audience() && answers.resource_url.is_none(),
+        ),
         ("--scopes", answers.scopes.is_none() && !yes),
     ]
     .into_iter()
     .filter_map(|(flag, absent)| absent.then_some(flag))
     .collect();
-    let (Some(provider), Some(domain), Some(audience), true) = (
-        &answers.provider,
-        &answers.domain,
-        &answers.audience,
-        missing.is_empty(),
-    ) else {
+    let (Some(provider), Some(domain), true) = (provider, &answers.domain, missing.is_empty())
+    else {
         return Err(usage(format!(
             "missing required values: {}\nhelp: without a terminal every answer comes from a flag or --answers FILE, e.g.\n  mcp-builder add-auth --provider auth0 --domain your-tenant.auth0.com --audience https://api.example.com/mcp --scopes read:tasks,write:tasks --yes",
             missing.join(", ")
         )));
     };
 
-    let provider = checked(provider, "--provider", "provider", validate::provider)?;
-    let domain = checked(domain, "--domain", "domain", |v| {
-        validate::domain(v, provider)
+    let domain = checked(domain, provider.location_flags(), "domain", |v| {
+        validate::location(v, provider)
     })?;
-    let audience = checked(audience, "--audience", "audience", validate::url)?;
+    let audience = match (provider.audience, &answers.audience) {
+        (AudienceCheck::Url, Some(given)) => {
+            checked(given, "--audience", "audience", validate::url)?
+        }
+        (AudienceCheck::Identifier, Some(given)) => {
+            checked(given, "--audience", "audience", validate::identifier)?
+        }
+        (AudienceCheck::Fixed(audience), _) => audience.to_string(),
+        _ => String::new(),
+    };
     let resource_url = answers
         .resource_url
         .as_ref()
         .map(|url| checked(url, "--resource-url", "resource_url", validate::url))
         .transpose()?
         .filter(|url| *url != audience);
+    if resource_url.is_none() && validate::url(&audience).is_err() {
+        return Err(usage(format!(
+            "missing required values: --resource-url\nhelp: the audience `{audience}` is not the MCP endpoint's URL, so give its public URL, e.g. --resource-url https://tasks.example.com/mcp"
+        )));
+    }
+    let options = resolve_options(&answers.options)?;
     let (scopes, scopes_name) = match &answers.scopes {
         Some(given) => (
             validate::scopes(&given.value)
@@ -174,6 +354,36 @@ pub fn resolve(project: &Project, answers: &Answers, yes: bool) -> anyhow::Resul
         resource_url,
         scopes,
         tool_scopes,
+        options,
+    })
+}
+
+fn resolve_options(given: &ProviderOptions) -> anyhow::Result<ProviderOptions> {
+    let claim = |flag: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|value| {
+                validate::claim_or_client(value, "claim name")
+                    .map_err(|invalid| refused(flag, invalid))
+            })
+            .transpose()
+    };
+    Ok(ProviderOptions {
+        jwks_uri: given
+            .jwks_uri
+            .as_deref()
+            .map(|url| validate::url(url).map_err(|invalid| refused("--jwks-uri", invalid)))
+            .transpose()?,
+        scope_claim: claim("--scope-claim", &given.scope_claim)?,
+        roles_claim: claim("--roles-claim", &given.roles_claim)?,
+        client_ids: given
+            .client_ids
+            .iter()
+            .map(|id| {
+                validate::claim_or_client(id, "client id")
+                    .map_err(|invalid| refused("--client-id", invalid))
+            })
+            .collect::<anyhow::Result<_>>()?,
     })
 }
 
@@ -187,18 +397,20 @@ pub fn check_given(project: &Project, given: &Answers) -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(crate::providers::ALL[0]);
     if let Some(domain) = &given.domain {
-        checked(domain, "--domain", "domain", |v| {
-            validate::domain(v, provider)
+        checked(domain, provider.location_flags(), "domain", |v| {
+            validate::location(v, provider)
         })?;
     }
-    for (given, flag, key) in [
-        (&given.audience, "--audience", "audience"),
-        (&given.resource_url, "--resource-url", "resource_url"),
-    ] {
-        if let Some(url) = given {
-            checked(url, flag, key, validate::url)?;
-        }
+    if let Some(audience) = &given.audience {
+        match provider.audience {
+            AudienceCheck::Url => checked(audience, "--audience", "audience", validate::url)?,
+            _ => checked(audience, "--audience", "audience", validate::identifier)?,
+        };
     }
+    if let Some(url) = &given.resource_url {
+        checked(url, "--resource-url", "resource_url", validate::url)?;
+    }
+    resolve_options(&given.options)?;
     if let Some(scopes) = &given.scopes {
         validate::scopes(&scopes.value)
             .map_err(|invalid| refused(&scopes.source.name("--scopes", "scopes"), invalid))?;
@@ -317,6 +529,7 @@ mod tests {
             resource_url: get("resource-url"),
             scopes: get("scopes").map(|s| validate::split_list(&s)),
             tool_scopes: tool_scopes.iter().map(|s| s.to_string()).collect(),
+            ..Inputs::default()
         }
         .answers()
         .unwrap()
@@ -369,6 +582,34 @@ mod tests {
                 .next()
                 .unwrap(),
             "no scope chosen for tools: create-task, delete-task, search-tasks"
+        );
+    }
+
+    #[test]
+    fn provider_options_come_from_flags_or_the_answers_file() {
+        let project = tasks_project();
+        let file = parse(
+            "provider = \"cognito\"\ndomain = \"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x/\"\n\
+             resource_url = \"https://tasks.example.com/mcp\"\nclient_ids = \"a, b\"\nscope_claim = \"scp\"\n",
+            Format::Toml,
+        )
+        .unwrap();
+        let resolved = resolve(&project, &flags(&FULL[3..], &[]).or(file.clone()), true).unwrap();
+        assert_eq!(resolved.provider.id, "cognito");
+        // An issuer keeps its trailing slash: `iss` is compared exactly.
+        assert_eq!(
+            resolved.domain,
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x/"
+        );
+        assert_eq!(resolved.audience, "");
+        assert_eq!(resolved.options.client_ids, ["a", "b"]);
+        assert_eq!(resolved.options.scope_claim.as_deref(), Some("scp"));
+
+        let mut without_clients = file;
+        without_clients.options.client_ids.clear();
+        assert!(
+            err(resolve(&project, &without_clients, true))
+                .starts_with("missing required values: --client-id\n")
         );
     }
 

@@ -9,7 +9,7 @@
 
 use std::{collections::BTreeSet, fmt, net::IpAddr};
 
-use crate::providers::{self, Provider};
+use crate::providers::{self, Location, Provider};
 
 /// Why a value was refused (a phrase naming the value) and what to give
 /// instead (a phrase, usually with an example).
@@ -111,6 +111,90 @@ pub fn url(value: &str) -> Result<String, Invalid> {
         "{scheme}://{}{path}",
         authority.to_ascii_lowercase()
     ))
+}
+
+/// Where the provider's issuer is, in the form its definition expects: a
+/// bare host, an issuer URL, or a Supabase project URL.
+pub fn location(value: &str, provider: &Provider) -> Result<String, Invalid> {
+    let example = |invalid: Invalid| {
+        Invalid::new(
+            invalid.reason,
+            format!("give the full URL, e.g. {}", provider.example_domain),
+        )
+    };
+    match provider.location {
+        Location::Host => domain(value, provider),
+        Location::SupabaseUrl => url(value).map_err(example),
+        Location::IssuerUrl => {
+            let trimmed = value.trim();
+            if trimmed.contains('?') {
+                return Err(example(Invalid::new(
+                    format!("`{trimmed}` has a query; an issuer URL has none"),
+                    "",
+                )));
+            }
+            let canonical = url(trimmed).map_err(example)?;
+            // The issuer is compared exactly: its trailing slash is kept.
+            Ok(if trimmed.ends_with('/') && !canonical.ends_with('/') {
+                format!("{canonical}/")
+            } else {
+                canonical
+            })
+        }
+    }
+}
+
+/// A Supabase project ref (lowercase letters and digits), as the project URL.
+pub fn project_ref(value: &str) -> Result<String, Invalid> {
+    let reference = value.trim();
+    let valid = (1..=63).contains(&reference.len())
+        && reference
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !valid {
+        return Err(Invalid::new(
+            format!("`{reference}` is not a Supabase project ref"),
+            "give the ref from the project URL https://REF.supabase.co (lowercase letters and digits), or --supabase-url URL",
+        ));
+    }
+    Ok(format!("https://{reference}.supabase.co"))
+}
+
+/// An audience that is not necessarily a URL (Entra's app id, `api://...`):
+/// printable ASCII without spaces or quotes; https URLs are checked as URLs.
+pub fn identifier(value: &str) -> Result<String, Invalid> {
+    let value = value.trim();
+    if value.starts_with("http://") || value.starts_with("https://") {
+        return url(value);
+    }
+    if value.is_empty()
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\' && c != ',')
+    {
+        return Err(Invalid::new(
+            format!("`{value}` is not an audience"),
+            "give the API identifier tokens carry in `aud`, e.g. api://tasks or https://tasks.example.com/mcp",
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// A claim name (`scp`, `roles`, `realm_access.roles` for a nested claim)
+/// or a client id: printable ASCII without spaces, quotes or commas.
+pub fn claim_or_client(value: &str, what: &str) -> Result<String, Invalid> {
+    let value = value.trim();
+    let valid = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\' && c != ',');
+    if !valid {
+        return Err(Invalid::new(
+            format!("`{value}` is not a {what}"),
+            "use printable characters without spaces, quotes or commas",
+        ));
+    }
+    Ok(value.to_string())
 }
 
 fn is_loopback(authority: &str) -> bool {
@@ -253,9 +337,12 @@ mod tests {
     #[test]
     fn providers_are_looked_up_by_id() {
         assert_eq!(provider(" auth0 ").unwrap().id, "auth0");
-        let err = provider("okta").unwrap_err();
-        assert_eq!(err.reason, "unknown provider `okta`");
-        assert_eq!(err.help, "use one of: auth0");
+        let err = provider("ping").unwrap_err();
+        assert_eq!(err.reason, "unknown provider `ping`");
+        assert_eq!(
+            err.help,
+            "use one of: auth0, oidc, supabase, keycloak, okta, entra, cognito, workos"
+        );
     }
 
     #[test]

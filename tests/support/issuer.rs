@@ -127,6 +127,18 @@ struct AppState {
     control: Arc<JwksControl>,
 }
 
+/// Where Supabase publishes keys below its project URL: the issuer is
+/// `{origin}/auth/v1`.
+pub const SUPABASE_JWKS_PATH: &str = "/auth/v1/.well-known/jwks.json";
+/// An Okta custom authorization server's keys: the issuer is
+/// `{origin}/oauth2/default`.
+pub const OKTA_JWKS_PATH: &str = "/oauth2/default/v1/keys";
+/// A Cognito user pool's keys: the issuer is `{origin}/us-east-1_e2epool`.
+pub const COGNITO_JWKS_PATH: &str = "/us-east-1_e2epool/.well-known/jwks.json";
+
+/// A Keycloak realm's keys: the issuer is `{origin}/realms/e2e`.
+pub const KEYCLOAK_JWKS_PATH: &str = "/realms/e2e/protocol/openid-connect/certs";
+
 /// A running test issuer. Stops when dropped.
 pub struct Issuer {
     addr: SocketAddr,
@@ -181,6 +193,12 @@ impl Issuer {
                 "/.well-known/oauth-authorization-server",
                 get(serve_discovery),
             )
+            // The same key set where other providers publish theirs, for
+            // issuers below this one (see `PROVIDER_PATHS`).
+            .route(SUPABASE_JWKS_PATH, get(serve_jwks))
+            .route(OKTA_JWKS_PATH, get(serve_jwks))
+            .route(COGNITO_JWKS_PATH, get(serve_jwks))
+            .route(KEYCLOAK_JWKS_PATH, get(serve_jwks))
             .with_state(state);
 
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -221,6 +239,12 @@ impl Issuer {
     /// slash, as Auth0 writes it. Tokens carry exactly this `iss`.
     pub fn issuer_url(&self) -> String {
         issuer_url_of(self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`: the issuer URL without its trailing slash,
+    /// the base of the provider-shaped issuers.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// `http://127.0.0.1:PORT/.well-known/jwks.json`.

@@ -1,0 +1,883 @@
+//! End to end, per identity provider: `mcp-builder add-auth --provider X`
+//! on the bundled example, built, started against the test issuer serving
+//! tokens shaped as X issues them, and probed over HTTP: which tokens are
+//! accepted, which refused, and which scopes count.
+//!
+//! Each project is renamed (`tasks-server-X`) so that its binary does not
+//! replace the Auth0 one the other end-to-end tests run, and built in the
+//! shared `<target>/e2e-projects` with the same dependency set, so only the
+//! project itself is compiled.
+//!
+//! The bad-input tests at the end are cheap (no build): a refused provider
+//! setting is a usage error and leaves the project untouched.
+//!
+//! Run: `cargo test --test e2e_providers -- --nocapture`
+
+mod support;
+
+use std::{fs, path::Path, time::Duration};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{
+    http::{RawMcp, initialize_body, tools_call_body},
+    issuer::{CLIENT_ID, Issuer, now},
+    project::{
+        EXAMPLE, ServerProcess, cargo, copy_project, free_port, this_crate_target_dir, tree,
+        try_cargo,
+    },
+};
+use tempfile::TempDir;
+
+const RESOURCE: &str = "https://tasks.example.com/mcp";
+const TOOL_FLAGS: &[&str] = &[
+    "--scopes",
+    "read:tasks,write:tasks,delete:tasks",
+    "--tool-scope",
+    "search-tasks=read:tasks",
+    "--tool-scope",
+    "create-task=write:tasks",
+    "--tool-scope",
+    "delete-task=delete:tasks",
+    "--yes",
+];
+const ENTRA_APP_ID: &str = "7f3c1e52-0b8a-4c1d-9e2f-5a6b7c8d9e0f";
+
+/// What the server must do with a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// 401 on `initialize`.
+    Refused,
+    /// Accepted; `create-task` (needs `write:tasks`) is allowed.
+    Writes,
+    /// Accepted; `create-task` is refused with 403.
+    ReadsOnly,
+}
+
+/// One provider's shape: how add-auth is called, how the server is
+/// configured, and tokens with what the server must do with them.
+struct Shape {
+    id: &'static str,
+    flags: Vec<String>,
+    env: Vec<(&'static str, String)>,
+    cases: Vec<(&'static str, String, Expect)>,
+    /// Said by add-auth and by the server at start-up.
+    warning: Option<&'static str>,
+    discovers: bool,
+}
+
+fn claims(iss: &str, extra: Value) -> Value {
+    let now = now();
+    let mut claims = json!({
+        "iss": iss,
+        "sub": "alice",
+        "iat": now,
+        "exp": now + 300,
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(key);
+        } else {
+            claims[key] = value.clone();
+        }
+    }
+    claims
+}
+
+fn flags(items: &[&str]) -> Vec<String> {
+    items.iter().map(|item| item.to_string()).collect()
+}
+
+/// Generic OpenID Connect: keys found through the issuer's discovery
+/// document; `scope` string or `scp`.
+fn oidc(issuer: &Issuer) -> Shape {
+    let iss = issuer.issuer_url();
+    let rs = |extra: Value| issuer.token(&claims(&iss, extra));
+    Shape {
+        id: "oidc",
+        flags: flags(&[
+            "--provider",
+            "oidc",
+            "--issuer",
+            &iss,
+            "--audience",
+            RESOURCE,
+        ]),
+        env: vec![
+            ("OIDC_ISSUER", iss.clone()),
+            ("OIDC_AUDIENCE", RESOURCE.into()),
+        ],
+        cases: vec![
+            (
+                "scope string with write",
+                rs(json!({"aud": RESOURCE, "scope": "read:tasks write:tasks"})),
+                Expect::Writes,
+            ),
+            (
+                "scp string with write",
+                rs(json!({"aud": [RESOURCE, "other"], "scp": "write:tasks"})),
+                Expect::Writes,
+            ),
+            (
+                "ES256, read only",
+                issuer.es256_token(&claims(
+                    &iss,
+                    json!({"aud": RESOURCE, "scope": "read:tasks"}),
+                )),
+                Expect::ReadsOnly,
+            ),
+            (
+                "another audience",
+                rs(json!({"aud": "https://other.example.com/mcp", "scope": "write:tasks"})),
+                Expect::Refused,
+            ),
+            (
+                "another issuer",
+                issuer.token(&claims(
+                    "https://evil.example.com/",
+                    json!({"aud": RESOURCE, "scope": "write:tasks"}),
+                )),
+                Expect::Refused,
+            ),
+        ],
+        warning: None,
+        discovers: true,
+    }
+}
+
+/// Supabase: ES256 from the project's JWKS, issuer `{url}/auth/v1`, `aud`
+/// always `authenticated`, a client-id allow-list.
+fn supabase(issuer: &Issuer) -> Shape {
+    let url = issuer.origin();
+    let iss = format!("{url}/auth/v1");
+    let es = |extra: Value| issuer.es256_token(&claims(&iss, extra));
+    let base = |scope: &str| json!({"aud": "authenticated", "role": "authenticated", "aal": "aal1", "client_id": CLIENT_ID, "scope": scope});
+    let with = |scope: &str, key: &str, value: Value| {
+        let mut claims = base(scope);
+        claims[key] = value;
+        claims
+    };
+    Shape {
+        id: "supabase",
+        flags: flags(&[
+            "--provider",
+            "supabase",
+            "--supabase-url",
+            &url,
+            "--resource-url",
+            RESOURCE,
+            "--client-id",
+            CLIENT_ID,
+        ]),
+        env: vec![
+            ("SUPABASE_URL", url.clone()),
+            ("MCP_AUTH_CLIENT_IDS", CLIENT_ID.into()),
+        ],
+        cases: vec![
+            (
+                "ES256, aud authenticated, write",
+                es(base("read:tasks write:tasks")),
+                Expect::Writes,
+            ),
+            (
+                "ES256, aud authenticated, read only",
+                es(base("read:tasks")),
+                Expect::ReadsOnly,
+            ),
+            (
+                "RS256 from the same key set",
+                issuer.token(&claims(&iss, base("write:tasks"))),
+                Expect::Writes,
+            ),
+            (
+                "aud is the server, not authenticated",
+                es(with("write:tasks", "aud", json!(RESOURCE))),
+                Expect::Refused,
+            ),
+            (
+                "a client not on the allow-list",
+                es(with("write:tasks", "client_id", json!("someone-else"))),
+                Expect::Refused,
+            ),
+            (
+                "issuer without /auth/v1",
+                issuer.es256_token(&claims(&url, base("write:tasks"))),
+                Expect::Refused,
+            ),
+            (
+                "HS256 (a legacy shared-secret token)",
+                issuer.hs256_token(
+                    b"super-secret-jwt-token",
+                    None,
+                    &claims(&iss, base("write:tasks")),
+                ),
+                Expect::Refused,
+            ),
+        ],
+        warning: Some("not bound to this server's URL"),
+        discovers: false,
+    }
+}
+
+/// Entra ID v2: keys by discovery, RS256 only, `aud` the app id (a GUID),
+/// delegated scopes in an `scp` string, app permissions in `roles`.
+fn entra(issuer: &Issuer) -> Shape {
+    let iss = issuer.issuer_url();
+    let rs = |extra: Value| issuer.token(&claims(&iss, extra));
+    Shape {
+        id: "entra",
+        flags: flags(&[
+            "--provider",
+            "entra",
+            "--issuer",
+            &iss,
+            "--audience",
+            ENTRA_APP_ID,
+            "--resource-url",
+            RESOURCE,
+        ]),
+        env: vec![
+            ("ENTRA_ISSUER", iss.clone()),
+            ("ENTRA_AUDIENCE", ENTRA_APP_ID.into()),
+        ],
+        cases: vec![
+            (
+                "scp string with write",
+                rs(json!({"aud": ENTRA_APP_ID, "scp": "read:tasks write:tasks", "azp": CLIENT_ID})),
+                Expect::Writes,
+            ),
+            (
+                "roles array with write (app permission)",
+                rs(json!({"aud": ENTRA_APP_ID, "roles": ["write:tasks"], "azp": CLIENT_ID})),
+                Expect::Writes,
+            ),
+            (
+                "scp string, read only",
+                rs(json!({"aud": ENTRA_APP_ID, "scp": "read:tasks"})),
+                Expect::ReadsOnly,
+            ),
+            (
+                "ES256 (Entra signs with RS256 only)",
+                issuer.es256_token(&claims(
+                    &iss,
+                    json!({"aud": ENTRA_APP_ID, "scp": "write:tasks"}),
+                )),
+                Expect::Refused,
+            ),
+            (
+                "another app's audience",
+                rs(json!({"aud": "api://other-app", "scp": "write:tasks"})),
+                Expect::Refused,
+            ),
+        ],
+        warning: None,
+        discovers: true,
+    }
+}
+
+/// Okta custom authorization server: keys at `{issuer}/v1/keys`, scopes in
+/// an `scp` array (a `scope` string is not where Okta puts them).
+fn okta(issuer: &Issuer) -> Shape {
+    let iss = format!("{}/oauth2/default", issuer.origin());
+    let rs = |extra: Value| issuer.token(&claims(&iss, extra));
+    Shape {
+        id: "okta",
+        flags: flags(&[
+            "--provider",
+            "okta",
+            "--issuer",
+            &iss,
+            "--audience",
+            "api://tasks",
+            "--resource-url",
+            RESOURCE,
+        ]),
+        env: vec![
+            ("OKTA_ISSUER", iss.clone()),
+            ("OKTA_AUDIENCE", "api://tasks".into()),
+        ],
+        cases: vec![
+            (
+                "scp array with write",
+                rs(
+                    json!({"aud": "api://tasks", "scp": ["read:tasks", "write:tasks"], "cid": CLIENT_ID}),
+                ),
+                Expect::Writes,
+            ),
+            (
+                "scp array, read only",
+                rs(json!({"aud": "api://tasks", "scp": ["read:tasks"]})),
+                Expect::ReadsOnly,
+            ),
+            (
+                "write only in a `scope` string",
+                rs(json!({"aud": "api://tasks", "scp": ["read:tasks"], "scope": "write:tasks"})),
+                Expect::ReadsOnly,
+            ),
+            (
+                "another audience",
+                rs(json!({"aud": "api://other", "scp": ["write:tasks"]})),
+                Expect::Refused,
+            ),
+        ],
+        warning: None,
+        discovers: false,
+    }
+}
+
+/// Cognito: no `aud` in access tokens; `token_use` must be `access` and
+/// `client_id` on the allow-list; RS256 only.
+fn cognito(issuer: &Issuer) -> Shape {
+    let iss = format!("{}/us-east-1_e2epool", issuer.origin());
+    let rs = |extra: Value| issuer.token(&claims(&iss, extra));
+    let base = |scope: &str| json!({"token_use": "access", "client_id": CLIENT_ID, "scope": scope});
+    let with = |key: &str, value: Value| {
+        let mut claims = base("write:tasks");
+        claims[key] = value;
+        claims
+    };
+    Shape {
+        id: "cognito",
+        flags: flags(&[
+            "--provider",
+            "cognito",
+            "--issuer",
+            &iss,
+            "--client-id",
+            CLIENT_ID,
+            "--resource-url",
+            RESOURCE,
+        ]),
+        env: vec![
+            ("COGNITO_ISSUER", iss.clone()),
+            ("MCP_AUTH_CLIENT_IDS", CLIENT_ID.into()),
+        ],
+        cases: vec![
+            (
+                "no aud, token_use access, write",
+                rs(base("read:tasks write:tasks")),
+                Expect::Writes,
+            ),
+            (
+                "no aud, read only",
+                rs(base("read:tasks")),
+                Expect::ReadsOnly,
+            ),
+            (
+                "an ID token (token_use id)",
+                rs(with("token_use", json!("id"))),
+                Expect::Refused,
+            ),
+            (
+                "no token_use",
+                rs(with("token_use", Value::Null)),
+                Expect::Refused,
+            ),
+            (
+                "a client not on the allow-list",
+                rs(with("client_id", json!("someone-else"))),
+                Expect::Refused,
+            ),
+            (
+                "ES256 (Cognito signs with RS256 only)",
+                issuer.es256_token(&claims(&iss, base("write:tasks"))),
+                Expect::Refused,
+            ),
+        ],
+        warning: Some("carry no audience"),
+        discovers: false,
+    }
+}
+
+/// Keycloak: keys at `{issuer}/protocol/openid-connect/certs`, `scope`
+/// string, realm roles in the nested `realm_access.roles` counted as scopes.
+fn keycloak(issuer: &Issuer) -> Shape {
+    let iss = format!("{}/realms/e2e", issuer.origin());
+    let rs = |extra: Value| issuer.token(&claims(&iss, extra));
+    Shape {
+        id: "keycloak",
+        flags: flags(&[
+            "--provider",
+            "keycloak",
+            "--issuer",
+            &iss,
+            "--audience",
+            "tasks-api",
+            "--resource-url",
+            RESOURCE,
+        ]),
+        env: vec![
+            ("KEYCLOAK_ISSUER", iss.clone()),
+            ("KEYCLOAK_AUDIENCE", "tasks-api".into()),
+        ],
+        cases: vec![
+            (
+                "scope string with write",
+                rs(
+                    json!({"aud": ["tasks-api", "account"], "scope": "profile write:tasks", "azp": CLIENT_ID}),
+                ),
+                Expect::Writes,
+            ),
+            (
+                "write as a realm role",
+                rs(
+                    json!({"aud": "tasks-api", "scope": "profile", "realm_access": {"roles": ["write:tasks", "offline_access"]}}),
+                ),
+                Expect::Writes,
+            ),
+            (
+                "a role outside realm_access",
+                rs(json!({"aud": "tasks-api", "scope": "read:tasks", "roles": ["write:tasks"]})),
+                Expect::ReadsOnly,
+            ),
+            (
+                "the default `account` audience only",
+                rs(json!({"aud": "account", "scope": "write:tasks"})),
+                Expect::Refused,
+            ),
+        ],
+        warning: None,
+        discovers: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_provider_accepts_its_own_token_shapes_and_refuses_the_rest() {
+    let target_dir = this_crate_target_dir().join("e2e-projects");
+    let mut failures = Vec::new();
+    for shape in [oidc, supabase, entra, okta, cognito, keycloak] {
+        let issuer = Issuer::start();
+        let shape = shape(&issuer);
+        failures.extend(run_shape(&shape, &issuer, &target_dir).await);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+async fn run_shape(shape: &Shape, issuer: &Issuer, target_dir: &Path) -> Vec<String> {
+    let id = shape.id;
+    let workspace = TempDir::new().expect("temp dir");
+    let project = workspace.path().join(format!("tasks-server-{id}"));
+    let mut failures = Vec::new();
+
+    let binary = tokio::task::block_in_place(|| {
+        copy_project(Path::new(EXAMPLE), &project);
+        rename_package(&project, id);
+        let output = run_add_auth(&project, &shape.flags);
+        if let Some(warning) = shape.warning
+            && !output.contains(warning)
+        {
+            failures.push(format!(
+                "{id}: add-auth did not warn `{warning}`:\n{output}"
+            ));
+        }
+        cargo(&project, target_dir, &["build"], Duration::from_secs(1200));
+        // The generated code is clippy-clean, formatted, and its own unit
+        // tests (configuration, scopes, discovery) pass, for every provider.
+        for args in [
+            &["clippy", "--all-targets", "--", "-D", "warnings"][..],
+            &["fmt", "--check"],
+            &["test"],
+        ] {
+            if let Err(failure) = try_cargo(&project, target_dir, args, Duration::from_secs(900)) {
+                failures.push(format!("{id}: {failure}"));
+            }
+        }
+        target_dir
+            .join("debug")
+            .join(format!("tasks-server-{id}{}", std::env::consts::EXE_SUFFIX))
+    });
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mcp_url = format!("{base}/mcp");
+    let mut env = vec![
+        ("TASKS_ADDR", format!("127.0.0.1:{port}")),
+        ("MCP_RESOURCE_URL", mcp_url.clone()),
+    ];
+    env.extend(shape.env.iter().cloned());
+    let mut server =
+        ServerProcess::spawn(&binary, &project, &env, workspace.path().join("server.log"));
+    server
+        .wait_healthy(&format!("{base}/health"), Duration::from_secs(30))
+        .await;
+
+    let raw = RawMcp::new(&mcp_url);
+    for (name, token, expect) in &shape.cases {
+        let what = format!("{id}: {name}");
+        let reply = raw.send(Some(token), None, &initialize_body(1)).await;
+        let accepted = reply.status == StatusCode::OK;
+        let wanted = *expect != Expect::Refused;
+        if accepted != wanted {
+            failures.push(format!(
+                "{what}: expected {}, got\n{}",
+                if wanted { "200" } else { "401" },
+                reply.describe()
+            ));
+            continue;
+        }
+        if !accepted {
+            if reply.status != StatusCode::UNAUTHORIZED {
+                failures.push(format!("{what}: expected 401, got\n{}", reply.describe()));
+            }
+            continue;
+        }
+        let session = raw.open_session(token).await;
+        let call = tools_call_body(2, "create-task", json!({ "title": "from e2e" }));
+        let reply = raw.send(Some(token), Some(&session), &call).await;
+        let status = if *expect == Expect::Writes {
+            StatusCode::OK
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        if reply.status != status {
+            failures.push(format!(
+                "{what}: tools/call create-task: expected {status}, got\n{}",
+                reply.describe()
+            ));
+        }
+    }
+    if shape.id == "oidc" {
+        failures.extend(
+            unreachable_issuer_fails_closed(&binary, &project, issuer, workspace.path()).await,
+        );
+    }
+    if shape.discovers && issuer.discovery_fetches() == 0 {
+        failures.push(format!(
+            "{id}: the server never read the discovery document"
+        ));
+    }
+    if let Some(warning) = shape.warning
+        && !server.log().contains(warning)
+    {
+        failures.push(format!(
+            "{id}: the server did not warn `{warning}` at start-up:\n{}",
+            server.log()
+        ));
+    }
+    if !failures.is_empty() {
+        eprintln!("--- {id} server log ---\n{}", server.log());
+    }
+    failures
+}
+
+/// With an issuer whose discovery document cannot be read, the server
+/// starts, keeps retrying, and answers requests that carry a token with 503
+/// and `Retry-After` (never a pass); without a token, still 401.
+async fn unreachable_issuer_fails_closed(
+    binary: &Path,
+    project: &Path,
+    issuer: &Issuer,
+    workspace: &Path,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    let dead = format!("http://127.0.0.1:{}/", free_port());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mcp_url = format!("{base}/mcp");
+    let env = [
+        ("TASKS_ADDR", format!("127.0.0.1:{port}")),
+        ("MCP_RESOURCE_URL", mcp_url.clone()),
+        ("OIDC_ISSUER", dead.clone()),
+        ("OIDC_AUDIENCE", RESOURCE.to_string()),
+    ];
+    let mut server = ServerProcess::spawn(binary, project, &env, workspace.join("dead.log"));
+    server
+        .wait_healthy(&format!("{base}/health"), Duration::from_secs(30))
+        .await;
+    let raw = RawMcp::new(&mcp_url);
+    let token = issuer.token(&claims(
+        &dead,
+        json!({"aud": RESOURCE, "scope": "write:tasks"}),
+    ));
+    let reply = raw.send(Some(&token), None, &initialize_body(1)).await;
+    if reply.status != StatusCode::SERVICE_UNAVAILABLE || reply.header_opt("retry-after").is_none()
+    {
+        failures.push(format!(
+            "oidc, issuer unreachable: expected 503 with Retry-After, got\n{}",
+            reply.describe()
+        ));
+    }
+    let reply = raw.send(None, None, &initialize_body(1)).await;
+    if reply.status != StatusCode::UNAUTHORIZED {
+        failures.push(format!(
+            "oidc, issuer unreachable, no token: expected 401, got\n{}",
+            reply.describe()
+        ));
+    }
+    if !server
+        .log()
+        .contains("cannot discover the issuer's key set")
+    {
+        failures.push(format!(
+            "oidc, issuer unreachable: no error naming the discovery in the log:\n{}",
+            server.log()
+        ));
+    }
+    failures
+}
+
+/// Gives the copy its own package (and binary) name.
+fn rename_package(project: &Path, id: &str) {
+    let manifest = project.join("Cargo.toml");
+    let text = fs::read_to_string(&manifest).unwrap();
+    let renamed = text.replacen(
+        "name = \"tasks-server\"",
+        &format!("name = \"tasks-server-{id}\""),
+        1,
+    );
+    assert_ne!(text, renamed, "the example's package name moved");
+    fs::write(&manifest, renamed).unwrap();
+}
+
+fn run_add_auth(project: &Path, provider_flags: &[String]) -> String {
+    let output = assert_cmd::Command::cargo_bin("mcp-builder")
+        .unwrap()
+        .args(["add-auth", "--path"])
+        .arg(project)
+        .args(provider_flags)
+        .args(TOOL_FLAGS)
+        .write_stdin("")
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("run mcp-builder add-auth");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "add-auth {provider_flags:?} failed:\n{text}"
+    );
+    text
+}
+
+// ---------------------------------------------------------------------------
+// Bad provider inputs: a clear usage error, nothing written.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn bad_provider_inputs_are_usage_errors_that_change_nothing() {
+    let dir = TempDir::new().unwrap();
+    copy_project(Path::new(EXAMPLE), dir.path());
+    let before = tree(dir.path());
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "--provider",
+                "oidc",
+                "--issuer",
+                "http://issuer.example.com/",
+                "--audience",
+                RESOURCE,
+            ],
+            "uses http:// for a host that is not loopback",
+        ),
+        (
+            &[
+                "--provider",
+                "oidc",
+                "--issuer",
+                "issuer.example.com",
+                "--audience",
+                RESOURCE,
+            ],
+            "`issuer.example.com` is not an absolute URL",
+        ),
+        (
+            &[
+                "--provider",
+                "keycloak",
+                "--issuer",
+                "https://kc.example.com/realms/r?x=1",
+                "--audience",
+                "account",
+                "--resource-url",
+                RESOURCE,
+            ],
+            "has a query",
+        ),
+        (
+            &["--provider", "supabase", "--resource-url", RESOURCE],
+            "missing required values: --project-ref (or --supabase-url)",
+        ),
+        (
+            &[
+                "--provider",
+                "supabase",
+                "--project-ref",
+                "Not_A_Ref",
+                "--resource-url",
+                RESOURCE,
+            ],
+            "`Not_A_Ref` is not a Supabase project ref",
+        ),
+        (
+            &[
+                "--provider",
+                "supabase",
+                "--project-ref",
+                "abcdefghij",
+                "--audience",
+                RESOURCE,
+            ],
+            "--audience does not apply to --provider supabase",
+        ),
+        (
+            &[
+                "--provider",
+                "ping",
+                "--domain",
+                "x.example.com",
+                "--audience",
+                RESOURCE,
+            ],
+            "unknown provider `ping`",
+        ),
+        (
+            &[
+                "--provider",
+                "cognito",
+                "--issuer",
+                "https://cognito-idp.us-east-1.amazonaws.com/pool",
+                "--resource-url",
+                RESOURCE,
+            ],
+            "missing required values: --client-id",
+        ),
+        (
+            &[
+                "--provider",
+                "auth0",
+                "--issuer",
+                "https://x.auth0.com/",
+                "--audience",
+                RESOURCE,
+            ],
+            "--issuer does not apply to --provider auth0",
+        ),
+        (
+            &[
+                "--provider",
+                "entra",
+                "--issuer",
+                "https://login.microsoftonline.com/t/v2.0",
+                "--audience",
+                ENTRA_APP_ID,
+            ],
+            "missing required values: --resource-url",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = assert_cmd::Command::cargo_bin("mcp-builder")
+            .unwrap()
+            .args(["add-auth", "--path"])
+            .arg(dir.path())
+            .args(*args)
+            .args(TOOL_FLAGS)
+            .env("NO_COLOR", "1")
+            .write_stdin("")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected `{expected}` in\n{stderr}"
+        );
+        assert!(tree(dir.path()) == before, "{args:?} changed the project");
+    }
+}
+
+/// The tool itself builds what each provider definition says.
+#[test]
+fn dry_runs_write_each_providers_settings() {
+    let dir = TempDir::new().unwrap();
+    copy_project(Path::new(EXAMPLE), dir.path());
+    let before = tree(dir.path());
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &[
+                "--provider",
+                "supabase",
+                "--project-ref",
+                "abcdefghijklmnopqrst",
+                "--resource-url",
+                RESOURCE,
+            ],
+            &[
+                "SUPABASE_URL=https://abcdefghijklmnopqrst.supabase.co",
+                "not bound to this server's URL",
+            ],
+        ),
+        (
+            &[
+                "--provider",
+                "oidc",
+                "--issuer",
+                "https://id.example.com/",
+                "--audience",
+                RESOURCE,
+                "--jwks-uri",
+                "https://keys.example.com/jwks",
+                "--scope-claim",
+                "perms",
+                "--roles-claim",
+                "realm_access.roles",
+            ],
+            &[
+                "OIDC_ISSUER=https://id.example.com/",
+                "MCP_AUTH_JWKS_URL=https://keys.example.com/jwks",
+                "SCOPE_CLAIMS: &[&str] = &[\"perms\"]",
+                "ROLES_CLAIM: Option<&str> = Some(\"realm_access.roles\")",
+            ],
+        ),
+        (
+            &[
+                "--provider",
+                "cognito",
+                "--issuer",
+                "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x",
+                "--client-id",
+                "a,b",
+                "--resource-url",
+                RESOURCE,
+            ],
+            &[
+                "COGNITO_ISSUER=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x",
+                "MCP_AUTH_CLIENT_IDS=a,b",
+                "(\"token_use\", \"access\")",
+            ],
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = assert_cmd::Command::cargo_bin("mcp-builder")
+            .unwrap()
+            .args(["add-auth", "--dry-run", "--path"])
+            .arg(dir.path())
+            .args(*args)
+            .args(TOOL_FLAGS)
+            .env("NO_COLOR", "1")
+            .write_stdin("")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{args:?}:\n{text}");
+        for needle in *expected {
+            assert!(
+                text.contains(needle),
+                "{args:?}: expected `{needle}` in\n{text}"
+            );
+        }
+        assert!(tree(dir.path()) == before, "a dry run changed the project");
+    }
+}
