@@ -105,6 +105,194 @@ pub fn add_dependencies(
     Ok(ManifestEdit { member, workspace })
 }
 
+/// The dependency tables [`added`] and [`remove_added`] look at.
+const TABLES: &[&str] = &["dependencies", "workspace.dependencies"];
+
+/// What [`add_dependencies`] added to one manifest, found by comparing it
+/// `before` and `after`, per dependency table:
+/// `{"dependencies": {"added": [keys], "features": {key: [features]},
+/// "inlined": [keys turned from a version string into a table]}}`.
+/// An empty object when nothing was added.
+pub fn added(before: &str, after: &str) -> Result<serde_json::Value> {
+    use serde_json::{Map, Value as Json, json};
+    let before: DocumentMut = before
+        .parse()
+        .context("could not parse `Cargo.toml` as TOML")?;
+    let after: DocumentMut = after
+        .parse()
+        .context("could not parse `Cargo.toml` as TOML")?;
+    let mut record = Map::new();
+    for name in TABLES {
+        let Some(new) = table_at(&after, name) else {
+            continue;
+        };
+        let old = table_at(&before, name);
+        let (mut keys, mut features, mut inlined) = (Vec::new(), Map::new(), Vec::new());
+        for (key, item) in new.iter() {
+            let Some(old_item) = old.and_then(|old| old.get(key)) else {
+                keys.push(key.to_owned());
+                continue;
+            };
+            let had = string_list(old_item.get("features"));
+            let gained: Vec<String> = string_list(item.get("features"))
+                .into_iter()
+                .filter(|feature| !had.contains(feature))
+                .collect();
+            if !gained.is_empty() {
+                features.insert(key.to_owned(), json!(gained));
+            }
+            if old_item.is_str() && !item.is_str() {
+                inlined.push(key.to_owned());
+            }
+        }
+        let mut table = Map::new();
+        for (part, value) in [
+            ("added", json!(keys)),
+            ("features", Json::Object(features)),
+            ("inlined", json!(inlined)),
+        ] {
+            let empty = match &value {
+                Json::Array(items) => items.is_empty(),
+                Json::Object(items) => items.is_empty(),
+                _ => false,
+            };
+            if !empty {
+                table.insert(part.to_owned(), value);
+            }
+        }
+        if !table.is_empty() {
+            record.insert((*name).to_owned(), Json::Object(table));
+        }
+    }
+    Ok(Json::Object(record))
+}
+
+/// Takes out of `manifest` what [`added`] recorded: the added entries, the
+/// added features (and a `features` key left empty), and turns an inlined
+/// entry left with only its version back into a version string. Everything
+/// else, comments and layout included, is kept; a manifest with nothing to
+/// take out comes back byte for byte.
+pub fn remove_added(manifest: &str, record: &serde_json::Value) -> Result<String> {
+    let mut doc: DocumentMut = manifest
+        .parse()
+        .context("could not parse `Cargo.toml` as TOML")?;
+    let mut changed = false;
+    let names = |value: Option<&serde_json::Value>| -> Vec<String> {
+        value
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    for name in TABLES {
+        let Some(part) = record.get(*name) else {
+            continue;
+        };
+        let Some(table) = table_at_mut(&mut doc, name) else {
+            continue;
+        };
+        for key in names(part.get("added")) {
+            changed |= table.remove(&key).is_some();
+        }
+        let features = part.get("features").and_then(serde_json::Value::as_object);
+        for (key, list) in features.into_iter().flatten() {
+            if let Some(entry) = table.get_mut(key) {
+                changed |= remove_features(entry, &names(Some(list)));
+            }
+        }
+        for key in names(part.get("inlined")) {
+            if let Some(entry) = table.get_mut(&key) {
+                changed |= back_to_version_string(entry);
+            }
+        }
+    }
+    Ok(if changed {
+        doc.to_string()
+    } else {
+        manifest.to_owned()
+    })
+}
+
+fn table_at<'d>(doc: &'d DocumentMut, name: &str) -> Option<&'d dyn TableLike> {
+    let mut item = doc.as_item();
+    for part in name.split('.') {
+        item = item.get(part)?;
+    }
+    item.as_table_like()
+}
+
+fn table_at_mut<'d>(doc: &'d mut DocumentMut, name: &str) -> Option<&'d mut dyn TableLike> {
+    let mut item = doc.as_item_mut();
+    for part in name.split('.') {
+        item = item.get_mut(part)?;
+    }
+    item.as_table_like_mut()
+}
+
+/// Removes `features` from the entry's `features` array (the last of each),
+/// and the key itself when nothing is left in it.
+fn remove_features(entry: &mut Item, features: &[String]) -> bool {
+    let Some(table) = entry.as_table_like_mut() else {
+        return false;
+    };
+    let Some(array) = table.get_mut("features").and_then(Item::as_array_mut) else {
+        return false;
+    };
+    let mut changed = false;
+    for feature in features {
+        let at = (0..array.len())
+            .rev()
+            .find(|&i| array.get(i).and_then(Value::as_str) == Some(feature.as_str()));
+        if let Some(at) = at {
+            // The spacing before `]` moves back to the new last element.
+            let suffix = array.get(at).and_then(|v| v.decor().suffix().cloned());
+            array.remove(at);
+            if at == array.len()
+                && let (Some(suffix), Some(last)) = (suffix, array.get_mut(at.wrapping_sub(1)))
+            {
+                last.decor_mut().set_suffix(suffix);
+            }
+            changed = true;
+        }
+    }
+    if changed && array.is_empty() {
+        match entry {
+            Item::Value(Value::InlineTable(table)) => {
+                if let Some(removed) = table.remove("features") {
+                    let suffix = removed.decor().suffix().cloned();
+                    if let (Some(suffix), Some((_, last))) = (suffix, table.iter_mut().last()) {
+                        last.decor_mut().set_suffix(suffix);
+                    }
+                }
+            }
+            _ => {
+                if let Some(table) = entry.as_table_like_mut() {
+                    table.remove("features");
+                }
+            }
+        }
+    }
+    changed
+}
+
+/// `{ version = "1" }` back to `"1"`, keeping the decor.
+fn back_to_version_string(entry: &mut Item) -> bool {
+    let Item::Value(Value::InlineTable(table)) = entry else {
+        return false;
+    };
+    if table.len() != 1 {
+        return false;
+    }
+    let Some(version) = table.get("version").and_then(Value::as_str) else {
+        return false;
+    };
+    let mut value = Value::from(version);
+    *value.decor_mut() = table.decor().clone();
+    *entry = Item::Value(value);
+    true
+}
+
 /// Which manifest an entry lives in; used for messages.
 #[derive(Debug, Clone, Copy)]
 enum Location {
@@ -577,6 +765,74 @@ mod tests {
         let edit = add_dependencies(member, None, false, DEPS)?;
         assert_eq!(edit.workspace, None);
         Ok(edit.member)
+    }
+
+    /// add, record, remove: back to the bytes it started from.
+    fn round_trip(member: &str, workspace: Option<&str>, inherit: bool) {
+        let edit = add_dependencies(member, workspace, inherit, DEPS).unwrap();
+        assert_ne!(
+            (&edit.member, &edit.workspace),
+            (&member.to_owned(), &workspace.map(str::to_owned))
+        );
+        let record = added(member, &edit.member).unwrap();
+        assert_eq!(remove_added(&edit.member, &record).unwrap(), member);
+        if let (Some(before), Some(after)) = (workspace, &edit.workspace) {
+            let record = added(before, after).unwrap();
+            assert_eq!(remove_added(after, &record).unwrap(), before);
+        }
+    }
+
+    #[test]
+    fn remove_added_reverses_add_dependencies() {
+        round_trip(
+            r#"# A server someone wrote by hand.
+[package]
+name    =   "my-server"   # odd spacing
+version = "0.1.0"
+
+[dependencies]
+# The MCP SDK.
+rmcp = { version = "3.11", features = [ "server",  "transport-streamable-http-server" ] }   # pinned
+serde = "1" # bare
+reqwest = {version="0.13",default-features=false}
+tokio = { version = "1", features = [
+    "macros",
+] }
+zeta = "1"
+alpha = "1"
+
+# Tests only.
+[dev-dependencies]
+insta = "1"
+"#,
+            None,
+            false,
+        );
+        round_trip(
+            "[package]\nname = \"m\"\n\n[dependencies]\nrmcp = { workspace = true }\nserde = { workspace = true }\n",
+            Some(
+                "# ws\n[workspace]\nmembers = [\"m\"]\n\n[workspace.dependencies]\nrmcp = \"3.11\" # sdk\nserde = { version = \"1\" }\n",
+            ),
+            true,
+        );
+        round_trip(
+            "[package]\nname = \"m\"\n\n[workspace]\n\n[workspace.dependencies]\nrmcp = \"3.11\"\n\n[dependencies]\nrmcp.workspace = true\n",
+            None,
+            true,
+        );
+    }
+
+    #[test]
+    fn remove_added_keeps_what_the_user_added_since() {
+        let before = "[dependencies]\nrmcp = \"3.11\"\n";
+        let edit = add(before).unwrap();
+        let record = added(before, &edit).unwrap();
+        let edited = edit.replace("rmcp = \"3.11\"\n", "rmcp = \"3.11\"\nmine = \"2\"\n");
+        assert_eq!(
+            remove_added(&edited, &record).unwrap(),
+            "[dependencies]\nrmcp = \"3.11\"\nmine = \"2\"\n"
+        );
+        assert_eq!(remove_added(before, &record).unwrap(), before);
     }
 
     #[test]

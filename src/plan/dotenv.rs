@@ -49,6 +49,65 @@ pub fn merge_env(existing: Option<&str>, entries: &[(&str, &str)]) -> String {
     out
 }
 
+/// The keys `after` sets that `before` (`None`: no file) does not: what
+/// [`merge_env`] added.
+pub fn added_keys(before: Option<&str>, after: &str) -> Vec<String> {
+    let present: Vec<&str> = before.unwrap_or("").lines().filter_map(key_of).collect();
+    let mut added: Vec<String> = Vec::new();
+    for key in after.lines().filter_map(key_of) {
+        if !present.contains(&key) && !added.iter().any(|k| k == key) {
+            added.push(key.to_owned());
+        }
+    }
+    added
+}
+
+/// Takes out of `existing` the lines [`merge_env`] appended for `keys`: the
+/// last line setting each key, and an [`ADDED_COMMENT`] line left heading no
+/// key. Every other line stays byte for byte.
+pub fn remove_env(existing: &str, keys: &[String]) -> String {
+    let lines: Vec<&str> = existing.split_inclusive('\n').collect();
+    let mut removed = vec![false; lines.len()];
+    for key in keys {
+        if let Some(i) = (0..lines.len())
+            .rev()
+            .find(|&i| !removed[i] && key_of(lines[i]) == Some(key.as_str()))
+        {
+            removed[i] = true;
+        }
+    }
+    for i in 0..lines.len() {
+        if removed[i] || lines[i].trim_end() != ADDED_COMMENT {
+            continue;
+        }
+        let next = (i + 1..lines.len()).find(|&j| !removed[j]);
+        if next.is_none_or(|j| key_of(lines[j]).is_none()) {
+            removed[i] = true;
+        }
+    }
+    lines
+        .iter()
+        .zip(removed)
+        .filter(|(_, removed)| !removed)
+        .map(|(line, _)| *line)
+        .collect()
+}
+
+/// Takes out of a `.gitignore` the last line that reads exactly `entry`,
+/// which [`ensure_gitignored`] appended.
+pub fn remove_gitignored(existing: &str, entry: &str) -> String {
+    let lines: Vec<&str> = existing.split_inclusive('\n').collect();
+    match lines.iter().rposition(|line| line.trim_end() == entry) {
+        Some(at) => lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != at)
+            .map(|(_, line)| *line)
+            .collect(),
+        None => existing.to_owned(),
+    }
+}
+
 /// Appends `entry` (e.g. `.env`) as a line of `existing` (a `.gitignore`'s
 /// contents, `None` when there is none) unless a line already ignores it.
 ///
@@ -312,6 +371,39 @@ mod tests {
         assert!(is_negated(".env*\n!.env\n", ".env"));
         assert!(is_negated("!/.env", ".env"));
         assert!(!is_negated(".env\n!.env.example\n", ".env"));
+    }
+
+    #[test]
+    fn remove_env_reverses_merge_env() {
+        for before in [
+            None,
+            Some("A=1\n"),
+            Some("# c\r\n\r\nexport MCP_AUTH_ISSUER=x\r\n"),
+            Some("# Added by mcp-builder add-auth\nOLD=1\n"),
+        ] {
+            let merged = merge_env(before, ENTRIES);
+            let keys = added_keys(before, &merged);
+            assert_eq!(
+                remove_env(&merged, &keys),
+                before.unwrap_or(""),
+                "{before:?}"
+            );
+        }
+        // A key the user added after the block stays, and so does the comment.
+        let merged = merge_env(None, &ENTRIES[..1]) + "MINE=1\n";
+        assert_eq!(
+            remove_env(&merged, &["MCP_AUTH_ISSUER".into()]),
+            "# Added by mcp-builder add-auth\nMINE=1\n"
+        );
+    }
+
+    #[test]
+    fn remove_gitignored_reverses_ensure_gitignored() {
+        for before in [None, Some("/target\n"), Some("a\r\nb\r\n")] {
+            let once = ensure_gitignored(before, ".env");
+            assert_eq!(remove_gitignored(&once, ".env"), before.unwrap_or(""));
+        }
+        assert_eq!(remove_gitignored("/target\n", ".env"), "/target\n");
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //!
 //! The file records what `add-auth` set up (`auth`) and which generator wrote
 //! it (`generator`). Only those two top-level keys are ever replaced; any other
-//! key, and the order of all keys, is kept. Nothing here reads or writes a
+//! key, and the order of all keys, is kept. `generator.added` records what
+//! add-auth added to the user's files (merged across runs, see
+//! [`merge_added`]) so that `auth remove` takes out exactly that, and
+//! [`remove_state`] drops both keys again. Nothing here reads or writes a
 //! file: the state file is written last, by `apply`.
 
 use anyhow::{Result, bail};
@@ -49,6 +52,64 @@ pub fn merge_state(existing: Option<&str>, auth: Value, generator: Value) -> Res
 pub fn read_auth_state(existing: &str) -> Result<Option<Value>> {
     let mut object = parse_object(existing)?;
     Ok(object.remove("auth").filter(|auth| !auth.is_null()))
+}
+
+/// `generator.added` of an existing `mcp-builder.json`: what earlier runs
+/// of add-auth added to the user's files (`None` when not recorded).
+pub fn read_added(existing: &str) -> Result<Option<Value>> {
+    let object = parse_object(existing)?;
+    Ok(object
+        .get("generator")
+        .and_then(|generator| generator.get("added"))
+        .filter(|added| added.is_object())
+        .cloned())
+}
+
+/// Merges what this run added into what earlier runs recorded: objects key
+/// by key (earlier keys first), lists as a union in order, and for any other
+/// value the earlier record wins. A re-run that adds nothing keeps the record.
+pub fn merge_added(previous: Option<Value>, now: Value) -> Value {
+    match (previous, now) {
+        (None, now) => now,
+        (Some(Value::Object(mut old)), Value::Object(new)) => {
+            for (key, value) in new {
+                match old.get_mut(&key) {
+                    Some(slot) => {
+                        let earlier = slot.take();
+                        *slot = merge_added(Some(earlier), value);
+                    }
+                    None => {
+                        old.insert(key, value);
+                    }
+                }
+            }
+            Value::Object(old)
+        }
+        (Some(Value::Array(mut old)), Value::Array(new)) => {
+            for item in new {
+                if !old.contains(&item) {
+                    old.push(item);
+                }
+            }
+            Value::Array(old)
+        }
+        (Some(old), _) => old,
+    }
+}
+
+/// The contents of `mcp-builder.json` once `auth remove` has dropped `auth`
+/// and `generator`; `None` when nothing else is left (delete the file).
+pub fn remove_state(existing: &str) -> Result<Option<String>> {
+    let mut object = parse_object(existing)?;
+    object.shift_remove("auth");
+    object.shift_remove("generator");
+    if object.is_empty() {
+        return Ok(None);
+    }
+    let mut text = serde_json::to_string_pretty(&Value::Object(object))
+        .expect("a JSON value always serializes");
+    text.push('\n');
+    Ok(Some(text))
 }
 
 fn parse_object(text: &str) -> Result<Map<String, Value>> {
@@ -190,6 +251,34 @@ mod tests {
         `mcp-builder.json` holds a JSON array, not an object
         help: fix or remove `mcp-builder.json`, then run add-auth again
         ");
+    }
+
+    #[test]
+    fn merge_added_keeps_earlier_records() {
+        let first = json!({"cargo": {"Cargo.toml": {"dependencies": {"added": ["a"]}}}, "created": [".env"]});
+        let second = json!({"cargo": {"Cargo.toml": {"dependencies": {"added": ["b"]}}}, "gitignore": [".env"]});
+        assert_eq!(
+            merge_added(Some(first.clone()), second),
+            json!({"cargo": {"Cargo.toml": {"dependencies": {"added": ["a", "b"]}}}, "created": [".env"], "gitignore": [".env"]})
+        );
+        assert_eq!(merge_added(Some(first.clone()), json!({})), first);
+        assert_eq!(merge_added(None, json!({"x": 1})), json!({"x": 1}));
+    }
+
+    #[test]
+    fn remove_state_keeps_other_keys() {
+        let text = merge_state(Some(r#"{"notes": 1}"#), auth(), generator()).unwrap();
+        assert_eq!(
+            remove_state(&text).unwrap().as_deref(),
+            Some("{\n  \"notes\": 1\n}\n")
+        );
+        let only = merge_state(None, auth(), generator()).unwrap();
+        assert_eq!(remove_state(&only).unwrap(), None);
+        assert_eq!(read_added(&only).unwrap(), None);
+        assert_eq!(
+            read_added(r#"{"generator": {"added": {"a": 1}}}"#).unwrap(),
+            Some(json!({"a": 1}))
+        );
     }
 
     #[test]

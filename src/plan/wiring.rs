@@ -155,6 +155,226 @@ fn declares_module(source: &str, name: &str) -> bool {
     }
 }
 
+/// Takes out of `source` exactly what [`wire_router`] inserted: the
+/// `let mcp_auth = ..::McpAuth::from_env_or_exit();` line, the
+/// `mcp_auth.server_config(..)` and `mcp_auth.protect(..)` wrappers (their
+/// argument stays, byte for byte) and `.merge(mcp_auth.metadata_router())`
+/// with the line break before it. The calls are found by parsing with `syn`
+/// and each must read exactly as inserted.
+///
+/// A source with none of them is returned unchanged. One where some are
+/// missing or were edited, or that still uses `mcp_auth` once they are
+/// out, is an error: the user changed the wiring and takes it out by hand.
+pub fn unwire_router(source: &str, path: &str, module: &str) -> Result<String> {
+    use syn::visit::Visit;
+
+    let refuse = |what: &str| {
+        anyhow::anyhow!(
+            "cannot take the auth wiring out of `{path}`: {what}\n\
+             help: the wiring was changed since add-auth wrote it; remove the uses of `{AUTH_VAR}` \
+             from `{path}` by hand, then run `mcp-builder auth remove` again"
+        )
+    };
+    let file =
+        syn::parse_file(source).map_err(|err| refuse(&format!("it does not parse ({err})")))?;
+    let lines = LineStarts::new(source);
+
+    struct Calls<'s> {
+        source: &'s str,
+        lines: &'s LineStarts,
+        /// (byte range of the call, byte range of its argument, method)
+        wrappers: Vec<(std::ops::Range<usize>, std::ops::Range<usize>, String)>,
+        /// (end of the receiver, end of the `.merge(..)` call)
+        merges: Vec<std::ops::Range<usize>>,
+    }
+    fn is_auth_var(expr: &syn::Expr) -> bool {
+        matches!(expr, syn::Expr::Path(path) if path.path.is_ident(AUTH_VAR))
+    }
+    impl<'ast> Visit<'ast> for Calls<'_> {
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            let method = call.method.to_string();
+            let range = self.lines.range(self.source, call);
+            if is_auth_var(&call.receiver)
+                && (method == "protect" || method == "server_config")
+                && call.args.len() == 1
+            {
+                let arg = self.lines.range(self.source, &call.args[0]);
+                self.wrappers.push((range.clone(), arg, method.clone()));
+            }
+            if method == "merge"
+                && call.args.len() == 1
+                && matches!(&call.args[0], syn::Expr::MethodCall(inner)
+                    if is_auth_var(&inner.receiver) && inner.method == "metadata_router" && inner.args.is_empty())
+            {
+                let receiver = self.lines.range(self.source, &*call.receiver);
+                self.merges.push(receiver.end..range.end);
+            }
+            syn::visit::visit_expr_method_call(self, call);
+        }
+    }
+    let mut calls = Calls {
+        source,
+        lines: &lines,
+        wrappers: Vec::new(),
+        merges: Vec::new(),
+    };
+    calls.visit_file(&file);
+
+    // The `let` line, found by its exact text.
+    let eol = line_ending(source);
+    let lets: Vec<std::ops::Range<usize>> = source
+        .split_inclusive('\n')
+        .scan(0, |at, line| {
+            let start = *at;
+            *at += line.len();
+            Some((start, line))
+        })
+        .filter(|(_, line)| {
+            let text = line
+                .trim_start_matches([' ', '\t'])
+                .trim_end_matches(['\r', '\n']);
+            [module.to_owned(), format!("crate::{module}")]
+                .iter()
+                .any(|path| {
+                    text == format!("let {AUTH_VAR} = {path}::McpAuth::from_env_or_exit();")
+                })
+        })
+        .map(|(start, line)| start..start + line.len())
+        .collect();
+
+    let protects = calls
+        .wrappers
+        .iter()
+        .filter(|(_, _, m)| m == "protect")
+        .count();
+    if lets.is_empty() && calls.wrappers.is_empty() && calls.merges.is_empty() {
+        return Ok(source.to_owned());
+    }
+    if lets.len() != 1 {
+        return Err(refuse(&format!(
+            "expected one `let {AUTH_VAR} = {module}::McpAuth::from_env_or_exit();` line, found {}",
+            lets.len()
+        )));
+    }
+    if protects != 1 || calls.merges.len() != 1 {
+        return Err(refuse(&format!(
+            "expected one `{AUTH_VAR}.protect(..)` and one `.merge({AUTH_VAR}.metadata_router())`, found {protects} and {}",
+            calls.merges.len()
+        )));
+    }
+
+    let mut cuts: Vec<std::ops::Range<usize>> = lets;
+    for (call, arg, method) in &calls.wrappers {
+        let opening = format!("{AUTH_VAR}.{method}(");
+        if source[call.start..arg.start] != opening || source[arg.end..call.end] != *")" {
+            return Err(refuse(&format!(
+                "`{}` is not the call add-auth wrote",
+                &source[call.clone()]
+            )));
+        }
+        cuts.push(call.start..arg.start);
+        cuts.push(arg.end..call.end);
+    }
+    let merge = &calls.merges[0];
+    let text = &source[merge.clone()];
+    let inserted = format!(".merge({AUTH_VAR}.metadata_router())");
+    let spacing = &text[..text.len() - text.trim_start().len()];
+    let spacing_ok = spacing.is_empty()
+        || (spacing.starts_with(eol)
+            && spacing[eol.len()..].chars().all(|c| c == ' ' || c == '\t'));
+    if text.trim_start() != inserted || !spacing_ok {
+        return Err(refuse(&format!(
+            "`{}` is not the call add-auth wrote",
+            text.trim()
+        )));
+    }
+    cuts.push(merge.clone());
+
+    cuts.sort_by_key(|cut| cut.start);
+    if cuts.windows(2).any(|pair| pair[0].end > pair[1].start) {
+        return Err(refuse("the inserted pieces overlap"));
+    }
+    let mut out = String::with_capacity(source.len());
+    let mut copied = 0;
+    for cut in &cuts {
+        out.push_str(&source[copied..cut.start]);
+        copied = cut.end;
+    }
+    out.push_str(&source[copied..]);
+    let still_used = syn::parse_file(&out)
+        .map(|_| out.contains(AUTH_VAR))
+        .unwrap_or(true);
+    if still_used {
+        return Err(refuse(&format!(
+            "`{AUTH_VAR}` is still used once add-auth's insertions are out"
+        )));
+    }
+    Ok(out)
+}
+
+/// Takes out the `mod NAME;` line [`declare_module`] inserted. A crate root
+/// without the declaration is returned unchanged; one that declares the
+/// module otherwise (`pub mod`, attributes, same line as other code) is an
+/// error.
+pub fn undeclare_module(source: &str, path: &str, module: &str) -> Result<String> {
+    let file = syn::parse_file(source).map_err(|err| {
+        anyhow::anyhow!("cannot take `mod {module};` out of `{path}`: it does not parse ({err})")
+    })?;
+    let lines = LineStarts::new(source);
+    let Some(item) = file.items.iter().find_map(|item| match item {
+        syn::Item::Mod(decl) if decl.ident == module && decl.content.is_none() => Some(decl),
+        _ => None,
+    }) else {
+        return Ok(source.to_owned());
+    };
+    let range = lines.range(source, item);
+    let start = line_start(source, range.start);
+    let end = source[range.end..]
+        .find('\n')
+        .map_or(source.len(), |i| range.end + i + 1);
+    if source[start..end].trim_end() != format!("mod {module};") {
+        bail_declaration(path, module, source[start..end].trim_end())?;
+    }
+    let mut out = String::with_capacity(source.len());
+    out.push_str(&source[..start]);
+    out.push_str(&source[end..]);
+    Ok(out)
+}
+
+fn bail_declaration(path: &str, module: &str, line: &str) -> Result<()> {
+    anyhow::bail!(
+        "cannot take the module declaration out of `{path}`: `{line}` is not the `mod {module};` line add-auth wrote\n\
+         help: remove it by hand, then run `mcp-builder auth remove` again"
+    )
+}
+
+/// Byte offsets of `proc-macro2` span positions (1-based lines, columns in
+/// `char`s).
+struct LineStarts(Vec<usize>);
+
+impl LineStarts {
+    fn new(text: &str) -> Self {
+        LineStarts(
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+        )
+    }
+
+    fn offset(&self, text: &str, at: proc_macro2::LineColumn) -> usize {
+        let start = self.0[at.line.clamp(1, self.0.len()) - 1];
+        text[start..]
+            .char_indices()
+            .nth(at.column)
+            .map_or(text.len(), |(i, _)| start + i)
+    }
+
+    fn range(&self, text: &str, node: &impl syn::spanned::Spanned) -> std::ops::Range<usize> {
+        let span = node.span();
+        self.offset(text, span.start())..self.offset(text, span.end())
+    }
+}
+
 /// Checks that every offset of `mount` lies inside `source` on a character
 /// boundary, and that the spans are in the order the insertions need.
 fn check_offsets(source: &str, mount: &Mount) -> Result<()> {
@@ -302,6 +522,71 @@ mod tests {
             .replacen("mcp_auth.protect(service)", "service", 1)
             .replacen(MERGE, "", 1);
         assert_eq!(restored, EXAMPLE);
+    }
+
+    #[test]
+    fn unwire_reverses_wire_router() {
+        let mount = example_mount();
+        let declared = declare_module(&wire_router(EXAMPLE, &mount).unwrap(), &mount);
+        let unwired = unwire_router(&declared, "src/main.rs", "auth").unwrap();
+        assert_eq!(
+            undeclare_module(&unwired, "src/main.rs", "auth").unwrap(),
+            EXAMPLE
+        );
+        // Nothing left to take out: unchanged.
+        assert_eq!(
+            unwire_router(EXAMPLE, "src/main.rs", "auth").unwrap(),
+            EXAMPLE
+        );
+        assert_eq!(
+            undeclare_module(EXAMPLE, "src/main.rs", "auth").unwrap(),
+            EXAMPLE
+        );
+    }
+
+    #[test]
+    fn unwire_reverses_odd_and_split_wiring() {
+        let source = "pub fn router() -> Router {\n    Router::new()\n        .route(\"/health\", get(health))\n        .nest_service(\"/mcp\", crate::service::make())\n}\n";
+        let wired = "pub fn router() -> Router {\n    let mcp_auth = crate::oauth::McpAuth::from_env_or_exit();\n    Router::new()\n        .route(\"/health\", get(health))\n        .nest_service(\"/mcp\", mcp_auth.protect(crate::service::make()))\n        .merge(mcp_auth.metadata_router())\n}\n";
+        assert_eq!(
+            unwire_router(wired, "src/router.rs", "oauth").unwrap(),
+            source
+        );
+        let crlf = "fn f() {\r\n\tlet mcp_auth = auth::McpAuth::from_env_or_exit();\r\n\tlet r=Router::new().nest_service( \"/mcp\" ,mcp_auth.protect(S::new(mcp_auth.server_config(cfg) /* c */)) ).merge(mcp_auth.metadata_router());\r\n}\r\n";
+        assert_eq!(
+            unwire_router(crlf, "src/main.rs", "auth").unwrap(),
+            "fn f() {\r\n\tlet r=Router::new().nest_service( \"/mcp\" ,S::new(cfg /* c */) );\r\n}\r\n"
+        );
+    }
+
+    #[test]
+    fn unwire_refuses_changed_wiring() {
+        let mount = example_mount();
+        let wired = wire_router(EXAMPLE, &mount).unwrap();
+        let cases = [
+            wired.replace("mcp_auth.protect(service)", "mcp_auth.protect( service )"),
+            wired.replace(LET_LINE, ""),
+            wired.replace(
+                MERGE,
+                "\n        // metadata\n        .merge(mcp_auth.metadata_router())",
+            ),
+            wired.replace(
+                "mcp_auth.protect(service)",
+                "mcp_auth.protect(service).layer(mcp_auth.extra())",
+            ),
+        ];
+        for case in cases {
+            let err = unwire_router(&case, "src/main.rs", "auth").unwrap_err();
+            assert!(
+                format!("{err:#}").starts_with("cannot take the auth wiring out of `src/main.rs`"),
+                "{err:#}"
+            );
+        }
+        let err = undeclare_module("pub mod auth;\n", "src/lib.rs", "auth").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("`pub mod auth;` is not"),
+            "{err:#}"
+        );
     }
 
     #[test]

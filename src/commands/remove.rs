@@ -1,0 +1,77 @@
+//! `mcp-builder auth remove`: takes out what add-auth put in, as recorded in
+//! `mcp-builder.json`. plan (pure) -> diff | apply, like add-auth.
+
+use std::{fs, io::Write};
+
+use anyhow::Context;
+
+use super::Disk;
+use crate::{apply, plan::remove, prompt, resolve::UsageError};
+
+/// Typed options of `auth remove`.
+pub struct Options {
+    pub path: std::path::PathBuf,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub force: bool,
+}
+
+/// Runs the command.
+pub fn run(options: Options) -> anyhow::Result<bool> {
+    let root = fs::canonicalize(&options.path)
+        .with_context(|| format!("cannot open `{}`", options.path.display()))?;
+    let plan = remove::plan_remove(&root, &Disk, options.force)?;
+    let mut err = std::io::stderr().lock();
+    for warning in &plan.warnings {
+        writeln!(err, "warning: {warning}")?;
+    }
+    if options.dry_run {
+        print!("{}", apply::diff_for_stdout(&plan));
+        for line in apply::status_lines(&plan, options.force) {
+            writeln!(err, "{line}")?;
+        }
+        writeln!(err, "note: --dry-run: nothing was written")?;
+        return Ok(true);
+    }
+    if plan.is_noop() {
+        writeln!(err, "nothing to do: add-auth's changes are already out")?;
+        return Ok(true);
+    }
+    if !options.yes {
+        let confirmed = prompt::is_interactive()
+            && dialoguer::Confirm::new()
+                .with_prompt(format!(
+                    "Remove auth from `{}` ({} files change)?",
+                    root.display(),
+                    plan.changes
+                        .iter()
+                        .filter(|c| c.action != crate::plan::FileAction::Identical)
+                        .count()
+                ))
+                .default(false)
+                .interact()
+                .context("cannot read the answer")?;
+        if !confirmed {
+            if prompt::is_interactive() {
+                writeln!(err, "nothing was changed")?;
+                return Ok(true);
+            }
+            return Err(UsageError(
+                "auth remove writes files only after a confirmation in a terminal, or with --yes\nhelp: run it with --dry-run to see the changes, then with --yes to apply them".into(),
+            )
+            .into());
+        }
+    }
+    if let Some(warning) = apply::uncommitted_changes_warning(&root) {
+        writeln!(err, "warning: {warning}")?;
+    }
+    apply::apply(&plan, options.force)?;
+    for line in apply::status_lines(&plan, options.force) {
+        writeln!(err, "{line}")?;
+    }
+    writeln!(
+        err,
+        "\nauth was removed: the MCP endpoint no longer asks for tokens."
+    )?;
+    Ok(true)
+}
