@@ -16,6 +16,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the add-auth arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Protect the project's MCP endpoint with OAuth bearer tokens.
@@ -31,6 +33,39 @@ pub enum AuthCommand {
     /// Get a client-credentials token, explain it, and check a running server.
     #[command(after_help = AUTH_TEST_HELP)]
     Test(AuthTestArgs),
+    /// Take out what add-auth put in: the generated module, its wiring, and the
+    /// dependencies, settings and state it added.
+    #[command(after_help = AUTH_REMOVE_HELP)]
+    Remove(AuthRemoveArgs),
+}
+
+const AUTH_REMOVE_HELP: &str = "\
+Only what mcp-builder.json records add-auth added is taken out: dependencies, features
+and .env keys that were there before stay. A generated file you changed since is kept
+(and reported) unless --force. Wiring you changed is refused, with what to do by hand.
+
+  mcp-builder auth remove --path . --dry-run
+  mcp-builder auth remove --path . --yes
+
+Exit codes: 0 success (or nothing to do), 1 failure, 2 usage error.";
+
+#[derive(Debug, Args)]
+pub struct AuthRemoveArgs {
+    /// The package protected by add-auth (holds mcp-builder.json).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub path: PathBuf,
+
+    /// Show what would change, as unified diffs, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Apply without confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Also delete generated files you changed since they were generated.
+    #[arg(long)]
+    pub force: bool,
 }
 
 const AUTH_TEST_HELP: &str = "\
@@ -116,17 +151,45 @@ pub struct AddAuthArgs {
     #[arg(long, value_name = "NAME", value_parser = module_name)]
     pub module_name: Option<String>,
 
-    /// Identity provider that issues the tokens [possible values: auth0].
+    /// Identity provider that issues the tokens [possible values: auth0, oidc, supabase, keycloak, okta, entra, cognito, workos].
     #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
 
-    /// Provider domain, without scheme, e.g. your-tenant.auth0.com.
+    /// Provider domain, without scheme, e.g. your-tenant.auth0.com (auth0).
     #[arg(long, value_name = "HOST")]
     pub domain: Option<String>,
 
-    /// Audience the tokens must be issued for (the Auth0 API identifier).
+    /// Issuer URL, exactly as tokens carry it in `iss` (oidc, keycloak, okta, entra, cognito, workos).
     #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+
+    /// Supabase project ref: the project is https://REF.supabase.co (supabase).
+    #[arg(long, value_name = "REF")]
+    pub project_ref: Option<String>,
+
+    /// Supabase project URL, for self-hosted projects or custom domains (supabase).
+    #[arg(long, value_name = "URL")]
+    pub supabase_url: Option<String>,
+
+    /// Audience the tokens must be issued for (Auth0 API identifier, OIDC audience, Entra app id).
+    #[arg(long, value_name = "AUD")]
     pub audience: Option<String>,
+
+    /// Key set URL, instead of the provider's or the discovered one.
+    #[arg(long, value_name = "URL")]
+    pub jwks_uri: Option<String>,
+
+    /// Claim holding the scopes, instead of the provider's (a string or an array).
+    #[arg(long, value_name = "NAME")]
+    pub scope_claim: Option<String>,
+
+    /// Claim holding roles that count as scopes (dots for nested claims: realm_access.roles).
+    #[arg(long, value_name = "NAME")]
+    pub roles_claim: Option<String>,
+
+    /// Client id allowed to call (repeatable or comma-separated); required for cognito.
+    #[arg(long = "client-id", value_name = "ID")]
+    pub client_ids: Vec<String>,
 
     /// Public URL of the MCP endpoint, published as `resource` [default: the audience].
     #[arg(long, value_name = "URL")]

@@ -22,6 +22,14 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::AddAuth(args) => commands::add_auth::run(args),
+        cli::Command::Auth(cli::AuthCommand::Remove(args)) => {
+            commands::remove::run(commands::remove::Options {
+                path: args.path,
+                dry_run: args.dry_run,
+                yes: args.yes,
+                force: args.force,
+            })
+        }
         cli::Command::Auth(cli::AuthCommand::Test(args)) => {
             commands::auth_test::run(commands::auth_test::Options {
                 path: args.path,

@@ -3,14 +3,10 @@
 
 mod support;
 
-use std::{
-    collections::BTreeMap,
-    fs,
-    path::{Path, PathBuf},
-};
+use std::{fs, path::Path};
 
 use assert_cmd::Command;
-use support::project::{EXAMPLE, EXAMPLE_FLAGS as FLAGS, copy_project};
+use support::project::{EXAMPLE, EXAMPLE_FLAGS as FLAGS, copy_project, tree};
 use tempfile::TempDir;
 
 fn example_copy() -> TempDir {
@@ -28,19 +24,6 @@ fn mcp_builder(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
         .args(args)
         .env("NO_COLOR", "1")
         .assert()
-}
-
-/// Every file under `dir` with its bytes.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|entry| entry.file_type().is_file())
-        .map(|entry| {
-            let path = entry.path().strip_prefix(dir).unwrap().to_path_buf();
-            (path, fs::read(entry.path()).unwrap())
-        })
-        .collect()
 }
 
 fn stderr(assert: &assert_cmd::assert::Assert) -> String {

@@ -8,10 +8,9 @@
 mod support;
 
 use std::{
-    collections::BTreeMap,
     fs,
     io::Read,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -20,7 +19,7 @@ use rexpect::{
     process::WaitStatus,
     session::{PtySession, spawn_command},
 };
-use support::project::{EXAMPLE, EXAMPLE_FLAGS, copy_project};
+use support::project::{EXAMPLE, EXAMPLE_FLAGS, copy_project, tree};
 use tempfile::TempDir;
 
 /// Longest wait for any expected output.
@@ -39,19 +38,6 @@ fn example_copy() -> TempDir {
     let dir = TempDir::new().unwrap();
     copy_project(Path::new(EXAMPLE), dir.path());
     dir
-}
-
-/// Every file under `dir` with its bytes.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|entry| entry.file_type().is_file())
-        .map(|entry| {
-            let path = entry.path().strip_prefix(dir).unwrap().to_path_buf();
-            (path, fs::read(entry.path()).unwrap())
-        })
-        .collect()
 }
 
 /// Asserts two trees are equal, naming the files that differ.

@@ -19,9 +19,8 @@
 mod support;
 
 use std::{
-    collections::BTreeMap,
     fs,
-    path::{Path, PathBuf},
+    path::Path,
     time::{Duration, Instant},
 };
 
@@ -30,7 +29,7 @@ use serde_json::json;
 use support::{
     http::{RawMcp, Reply, client, initialize_body, tools_call_body},
     issuer::Issuer,
-    project::{ServerProcess, copy_project, free_port, this_crate_target_dir, try_cargo},
+    project::{ServerProcess, copy_project, free_port, this_crate_target_dir, tree, try_cargo},
 };
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/shapes");
@@ -481,19 +480,6 @@ fn add_auth(project: &Path, args: &[&str]) -> (bool, String) {
         .expect("run mcp-builder add-auth");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output.status.success(), stderr)
-}
-
-/// Every file under `dir` with its bytes.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|entry| entry.file_type().is_file())
-        .map(|entry| {
-            let path = entry.path().strip_prefix(dir).unwrap().to_path_buf();
-            (path, fs::read(entry.path()).unwrap())
-        })
-        .collect()
 }
 
 #[test]

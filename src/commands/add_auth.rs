@@ -1,9 +1,8 @@
 //! `mcp-builder add-auth`: inspect -> resolve -> plan -> diff | check | apply.
 
-use std::{fs, io::Write, path::Path};
+use std::io::Write;
 
-use anyhow::Context;
-
+use super::Disk;
 use crate::{
     apply,
     cli::AddAuthArgs,
@@ -12,19 +11,6 @@ use crate::{
     prompt,
     resolve::{self, Answers, Inputs, UsageError, answers, dotenv},
 };
-
-/// Reads the real file system.
-struct Disk;
-
-impl Snapshot for Disk {
-    fn read(&self, path: &Path) -> anyhow::Result<Option<String>> {
-        match fs::read_to_string(path) {
-            Ok(text) => Ok(Some(text)),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(err).with_context(|| format!("cannot read `{}`", path.display())),
-        }
-    }
-}
 
 /// Runs the command; `Ok(false)` means `--check` found changes (exit 1).
 pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
@@ -50,6 +36,13 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         resource_url: args.resource_url,
         scopes: args.scopes,
         tool_scopes: args.tool_scopes,
+        issuer: args.issuer,
+        project_ref: args.project_ref,
+        supabase_url: args.supabase_url,
+        jwks_uri: args.jwks_uri,
+        scope_claim: args.scope_claim,
+        roles_claim: args.roles_claim,
+        client_ids: args.client_ids,
     }
     .answers()?;
     let from_file = match &args.answers {
@@ -89,7 +82,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         false
     };
     if args.dry_run {
-        print!("{}", apply::diff(&plan));
+        print!("{}", apply::diff_for_stdout(&plan));
         for line in apply::status_lines(&plan, args.force) {
             writeln!(err, "{line}")?;
         }
@@ -128,6 +121,9 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         .into());
     }
 
+    if let Some(warning) = apply::uncommitted_changes_warning(&project.root) {
+        writeln!(err, "warning: {warning}")?;
+    }
     let writing = prompt::hold_interrupts()?;
     apply::apply(&plan, args.force)?;
     drop(writing);

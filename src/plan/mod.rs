@@ -6,6 +6,7 @@
 
 pub mod cargo_toml;
 pub mod dotenv;
+pub mod remove;
 pub mod render;
 pub mod state;
 pub mod wiring;
@@ -73,6 +74,10 @@ pub enum FileAction {
     Conflict {
         current: String,
         desired: String,
+    },
+    /// A file `auth remove` deletes; `before` is what it held.
+    Delete {
+        before: String,
     },
 }
 
@@ -184,10 +189,24 @@ pub fn plan(
 
     // The wiring: the router's file and the crate root (maybe the same file).
     let mount = &project.mount;
-    let wired = wiring::wire_router(
-        &read(&mount.file)?.with_context(|| format!("`{}` disappeared", mount.file.display()))?,
-        mount,
-    )?;
+    let router_source =
+        read(&mount.file)?.with_context(|| format!("`{}` disappeared", mount.file.display()))?;
+    let wired = wiring::wire_router(&router_source, mount)?;
+    let mut wiring_record = serde_json::Map::new();
+    if wired != router_source {
+        wiring_record.insert("router".into(), json!(slash_path(&mount.file)));
+    }
+    let crate_root_source = if mount.file == mount.crate_root {
+        wired.clone()
+    } else {
+        read(&mount.crate_root)?.unwrap_or_default()
+    };
+    if wiring::declare_module(&crate_root_source, mount) != crate_root_source {
+        wiring_record.insert("mod".into(), json!(slash_path(&mount.crate_root)));
+    }
+    if !wiring_record.is_empty() {
+        wiring_record.insert("module".into(), json!(mount.module));
+    }
     if mount.file == mount.crate_root {
         let declared = wiring::declare_module(&wired, mount);
         changes.push(FileChange::new(&mount.file, read(&mount.file)?, declared));
@@ -220,40 +239,67 @@ pub fn plan(
         project.rmcp.from_workspace,
         DEPENDENCIES,
     )?;
+    let mut added = serde_json::Map::new();
+    let mut cargo = serde_json::Map::new();
+    record_manifest(&mut cargo, "Cargo.toml", &member, &edit.member)?;
+    if let (Some(before), Some(after), Some(dir)) =
+        (&workspace, &edit.workspace, &project.workspace_root)
+    {
+        record_manifest(&mut cargo, &workspace_manifest(root, dir), before, after)?;
+    }
     changes.push(FileChange::new(&member_path, Some(member), edit.member));
     if let (Some(path), Some(after)) = (workspace_path, edit.workspace) {
         changes.push(FileChange::new(path, workspace, after));
     }
 
     // Settings: real values in .env (kept out of git), placeholders in the example.
-    let provider = resolved.provider;
-    let real = [
-        (provider.domain_var, resolved.domain.as_str()),
-        (provider.audience_var, resolved.audience.as_str()),
-        (
-            "MCP_RESOURCE_URL",
-            resolved
-                .resource_url
-                .as_deref()
-                .unwrap_or(&resolved.audience),
-        ),
-        (provider.client_id_var, ""),
-        (provider.client_secret_var, ""),
-    ];
-    let placeholders = [
-        (provider.domain_var, provider.example_domain),
-        (provider.audience_var, "https://api.example.com/mcp"),
-        ("MCP_RESOURCE_URL", "https://api.example.com/mcp"),
-        (provider.client_id_var, ""),
-        (provider.client_secret_var, ""),
-    ];
+    // Which variables depends on the provider (see `Resolved::env_entries`).
+    let entries = resolved.env_entries();
+    let real: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|(key, value, _)| (*key, value.as_str()))
+        .collect();
+    let placeholders: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|(key, _, example)| (*key, example.as_str()))
+        .collect();
+    if let Some(warning) = resolved.provider.warning {
+        warnings.push(warning.to_string());
+    }
+    let mut env_record = serde_json::Map::new();
+    let mut created = Vec::new();
     for (file, entries) in [(".env", &real), (".env.example", &placeholders)] {
         let current = read(Path::new(file))?;
         let merged = dotenv::merge_env(current.as_deref(), entries);
+        let keys = dotenv::added_keys(current.as_deref(), &merged);
+        if !keys.is_empty() {
+            env_record.insert(file.into(), json!(keys));
+        }
+        if current.is_none() {
+            created.push(file);
+        }
         changes.push(FileChange::new(file, current, merged));
     }
     let gitignore = read(Path::new(".gitignore"))?;
     let ignored = dotenv::ensure_gitignored(gitignore.as_deref(), ".env");
+    for (key, value) in [
+        ("cargo", Value::Object(cargo)),
+        ("wiring", Value::Object(wiring_record)),
+        ("env", Value::Object(env_record)),
+    ] {
+        if value.as_object().is_some_and(|object| !object.is_empty()) {
+            added.insert(key.into(), value);
+        }
+    }
+    if gitignore.as_deref() != Some(ignored.as_str()) {
+        added.insert("gitignore".into(), json!([".env"]));
+        if gitignore.is_none() {
+            created.push(".gitignore");
+        }
+    }
+    if !created.is_empty() {
+        added.insert("created".into(), json!(created));
+    }
     if dotenv::is_negated(&ignored, ".env") {
         warnings.push(
             "`.gitignore` un-ignores `.env` (`!.env`): the real settings in `.env` could be committed".into(),
@@ -262,11 +308,21 @@ pub fn plan(
     changes.push(FileChange::new(".gitignore", gitignore, ignored));
 
     // The state file goes last: it records what the run above produced.
-    let generator = json!({
+    // What this run adds, on top of what earlier runs recorded: `auth remove`
+    // takes exactly that out again.
+    let previous_added = match &state_before {
+        Some(text) => state::read_added(text)?,
+        None => None,
+    };
+    let added = state::merge_added(previous_added, Value::Object(added));
+    let mut generator = json!({
         "name": "mcp-builder",
         "version": env!("CARGO_PKG_VERSION"),
         "files": generated,
     });
+    if added.as_object().is_some_and(|object| !object.is_empty()) {
+        generator["added"] = added;
+    }
     let state = state::merge_state(state_before.as_deref(), auth_state(resolved), generator)?;
     changes.push(FileChange::new(STATE_FILE, state_before, state));
 
@@ -289,11 +345,53 @@ pub fn auth_state(resolved: &Resolved) -> Value {
     if let Some(url) = &resolved.resource_url {
         auth["resource_url"] = json!(url);
     }
+    // Provider options, so that a re-run without the flags keeps them.
+    let options = &resolved.options;
+    for (key, value) in [
+        ("jwks_uri", &options.jwks_uri),
+        ("scope_claim", &options.scope_claim),
+        ("roles_claim", &options.roles_claim),
+    ] {
+        if let Some(value) = value {
+            auth[key] = json!(value);
+        }
+    }
+    if !options.client_ids.is_empty() {
+        auth["client_ids"] = json!(options.client_ids);
+    }
     auth
 }
 
+/// Records, under `cargo[path]`, what add-auth adds to one manifest.
+fn record_manifest(
+    cargo: &mut serde_json::Map<String, Value>,
+    path: &str,
+    before: &str,
+    after: &str,
+) -> anyhow::Result<()> {
+    let record = cargo_toml::added(before, after)?;
+    if record.as_object().is_some_and(|object| !object.is_empty()) {
+        cargo.insert(path.to_owned(), record);
+    }
+    Ok(())
+}
+
+/// The workspace root's manifest, relative to the package root
+/// (`../../Cargo.toml`), so the state file holds no absolute path.
+fn workspace_manifest(root: &Path, workspace_root: &Path) -> String {
+    let depth = root
+        .strip_prefix(workspace_root)
+        .map(|inner| inner.components().count())
+        .unwrap_or(0);
+    let mut path = "../".repeat(depth);
+    path.push_str("Cargo.toml");
+    path
+}
+
 /// The hashes of the generated files, as recorded by the last run.
-fn recorded_hashes(state: &str) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+pub(crate) fn recorded_hashes(
+    state: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     let value: Value = serde_json::from_str(state)
         .with_context(|| format!("`{STATE_FILE}` is not valid JSON\nhelp: fix or remove it"))?;
     let files = value.pointer("/generator/files").and_then(Value::as_object);
@@ -304,14 +402,14 @@ fn recorded_hashes(state: &str) -> anyhow::Result<std::collections::BTreeMap<Str
         .collect())
 }
 
-fn sha256(text: &str) -> String {
+pub(crate) fn sha256(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
 }
 
-fn slash_path(path: &Path) -> String {
+pub(crate) fn slash_path(path: &Path) -> String {
     path.components()
         .map(|part| part.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()

@@ -70,6 +70,20 @@ pub fn copy_project(from: &Path, to: &Path) {
     }
 }
 
+/// Every file under `dir` (path relative to `dir`) with its bytes: what a
+/// test compares to prove a run changed nothing, or changed exactly this.
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| {
+            let path = entry.path().strip_prefix(dir).unwrap().to_path_buf();
+            (path, fs::read(entry.path()).unwrap())
+        })
+        .collect()
+}
+
 /// Runs `cargo <args>` in `project` with `CARGO_TARGET_DIR=target_dir`,
 /// bounded by `timeout`; panics with the captured output unless it succeeds.
 pub fn cargo(project: &Path, target_dir: &Path, args: &[&str], timeout: Duration) {
