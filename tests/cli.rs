@@ -234,3 +234,42 @@ fn projects_add_auth_cannot_handle_are_refused_untouched() {
     fs::write(owned.path().join("src/auth.rs"), "// the user's own auth\n").unwrap();
     refuses(owned.path(), FLAGS, 1, &["`src/auth.rs` already exists"]);
 }
+
+#[test]
+fn a_rerun_without_flags_keeps_the_provider_options() {
+    let dir = example_copy();
+    let flags = [
+        "--provider",
+        "cognito",
+        "--issuer",
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc",
+        "--client-id",
+        "client-one,client-two",
+        "--resource-url",
+        "https://tasks.example.com/mcp",
+        "--scopes",
+        "read:tasks,write:tasks,delete:tasks",
+        "--roles-claim",
+        "cognito:groups",
+        "--yes",
+    ];
+    mcp_builder(dir.path(), &flags).success();
+    let after_first = tree(dir.path());
+    let state = fs::read_to_string(dir.path().join("mcp-builder.json")).unwrap();
+    assert!(
+        state.contains("\"client_ids\": [\n      \"client-one\",\n      \"client-two\"\n    ]"),
+        "{state}"
+    );
+    assert!(
+        state.contains("\"roles_claim\": \"cognito:groups\""),
+        "{state}"
+    );
+
+    let rerun = mcp_builder(dir.path(), &["--yes"]).success();
+    assert!(
+        stderr(&rerun).ends_with("nothing to do: `tasks-server` is already protected as asked\n"),
+        "{}",
+        stderr(&rerun)
+    );
+    assert_eq!(tree(dir.path()), after_first);
+}
