@@ -43,36 +43,33 @@ pub fn status_lines(plan: &Plan, force: bool) -> Vec<String> {
 
 /// Unified diffs of every change, for `--dry-run`.
 pub fn diff(plan: &Plan) -> String {
-    let mut out = String::new();
-    for change in &plan.changes {
-        let (before, after) = match &change.action {
-            FileAction::Create { contents } => ("", contents.as_str()),
-            FileAction::Update { before, after } => (before.as_str(), after.as_str()),
-            FileAction::Conflict { current, desired } => (current.as_str(), desired.as_str()),
-            FileAction::Delete { before } => (before.as_str(), ""),
-            FileAction::Identical => continue,
-        };
-        let name = display(&change.path);
-        let old = match &change.action {
-            FileAction::Create { .. } => "/dev/null".to_string(),
-            _ => format!("a/{name}"),
-        };
-        let new = match &change.action {
-            FileAction::Delete { .. } => "/dev/null".to_string(),
-            _ => format!("b/{name}"),
-        };
-        out.push_str(
-            &TextDiff::from_lines(before, after)
-                .unified_diff()
-                .header(&old, &new)
-                .to_string(),
-        );
-    }
-    out
+    plan.changes.iter().map(change_diff).collect()
 }
 
-/// The diff of [`diff`] for stdout: coloured when stdout is a terminal and
-/// `NO_COLOR` is not set (<https://no-color.org>), plain otherwise.
+/// The unified diff of one change (empty for an unchanged file).
+pub fn change_diff(change: &FileChange) -> String {
+    let (before, after) = match &change.action {
+        FileAction::Create { contents } => ("", contents.as_str()),
+        FileAction::Update { before, after } => (before.as_str(), after.as_str()),
+        FileAction::Conflict { current, desired } => (current.as_str(), desired.as_str()),
+        FileAction::Delete { before } => (before.as_str(), ""),
+        FileAction::Identical => return String::new(),
+    };
+    let name = display(&change.path);
+    let old = match &change.action {
+        FileAction::Create { .. } => "/dev/null".to_string(),
+        _ => format!("a/{name}"),
+    };
+    let new = match &change.action {
+        FileAction::Delete { .. } => "/dev/null".to_string(),
+        _ => format!("b/{name}"),
+    };
+    TextDiff::from_lines(before, after)
+        .unified_diff()
+        .header(&old, &new)
+        .to_string()
+}
+
 pub fn diff_for_stdout(plan: &Plan) -> String {
     use std::io::IsTerminal;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());

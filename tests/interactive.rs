@@ -483,3 +483,75 @@ fn help_documents_every_flag_and_the_ci_form() {
     );
     assert!(help.contains("[tool_scopes]"), "{help}");
 }
+
+/// The flags of the first run, with `search-tasks` moved to another scope:
+/// a re-run with them would rewrite `src/auth/policy.rs`. Every answer is
+/// given, so the dialog asks only about the edited file and the go-ahead.
+fn changed_scope_flags() -> Vec<&'static str> {
+    let mut flags: Vec<&str> = EXAMPLE_FLAGS
+        .iter()
+        .filter(|flag| **flag != "--yes")
+        .map(|flag| match *flag {
+            "search-tasks=read:tasks" => "search-tasks=write:tasks",
+            other => other,
+        })
+        .collect();
+    flags.extend(["--resource-url", "https://tasks.example.com/mcp"]);
+    flags
+}
+
+/// A protected copy whose generated `policy.rs` the user then edited.
+fn protected_with_edited_policy() -> (TempDir, String) {
+    let dir = flag_run(|_| {}, EXAMPLE_FLAGS);
+    let policy = dir.path().join("src/auth/policy.rs");
+    let edited = fs::read_to_string(&policy).unwrap() + "// my own note\n";
+    fs::write(&policy, &edited).unwrap();
+    (dir, edited)
+}
+
+#[test]
+fn an_edited_generated_file_can_be_diffed_then_overwritten_in_the_dialog() {
+    let (dir, _) = protected_with_edited_policy();
+    let mut dialog = Dialog::start(dir.path(), &changed_scope_flags());
+    dialog
+        .expect("You changed `src/auth/policy.rs` since add-auth generated it")
+        .expect("show the diff")
+        .send(DOWN)
+        .send(DOWN)
+        .send(ENTER)
+        .expect("-// my own note")
+        .expect("You changed `src/auth/policy.rs` since add-auth generated it")
+        .expect("show the diff")
+        .send(DOWN)
+        .send(ENTER)
+        .expect("Apply these changes?")
+        .send(ENTER)
+        .expect("     Updated src/auth/policy.rs");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+    let policy = fs::read_to_string(dir.path().join("src/auth/policy.rs")).unwrap();
+    assert!(!policy.contains("my own note"), "{policy}");
+    assert!(
+        policy.contains(r#"("search-tasks", &["write:tasks"])"#),
+        "{policy}"
+    );
+}
+
+#[test]
+fn an_edited_generated_file_kept_in_the_dialog_is_not_touched() {
+    let (dir, edited) = protected_with_edited_policy();
+    let mut dialog = Dialog::start(dir.path(), &changed_scope_flags());
+    dialog
+        .expect("You changed `src/auth/policy.rs` since add-auth generated it")
+        .expect("show the diff")
+        .send(ENTER)
+        .expect("Apply these changes?")
+        .send(ENTER)
+        .expect("     Skipped src/auth/policy.rs");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("src/auth/policy.rs")).unwrap(),
+        edited
+    );
+}

@@ -65,13 +65,17 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         given.or(previous)
     };
     let resolved = resolve::resolve(&project, &answers, args.yes)?;
-    let plan = plan::plan(&project, &resolved, &Disk)?;
+    let mut plan = plan::plan(&project, &resolved, &Disk)?;
 
     let mut err = std::io::stderr().lock();
     for warning in &plan.warnings {
         writeln!(err, "warning: {warning}")?;
     }
-    // In the dialog, writing needs the user's go-ahead on the summary.
+    // In the dialog, each file the user edited gets its own question, and
+    // writing needs the user's go-ahead on the summary.
+    if interactive && !args.dry_run && !args.force {
+        prompt::resolve_conflicts(&mut plan)?;
+    }
     let confirmed = if interactive && !args.dry_run && !plan.is_noop() {
         if !prompt::confirm(&project, &resolved, &plan, args.force)? {
             writeln!(err, "nothing was changed")?;
@@ -86,7 +90,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         for line in apply::status_lines(&plan, args.force) {
             writeln!(err, "{line}")?;
         }
-        writeln!(err, "note: --dry-run: nothing was written")?;
+        writeln!(err, "--dry-run: no changes were made")?;
         return Ok(true);
     }
     if args.check {
@@ -148,9 +152,15 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         module = project.mount.module
     )?;
     if skipped {
+        // What the skipped files would have become, for the user to merge.
+        for change in &plan.changes {
+            if matches!(change.action, FileAction::Conflict { .. }) {
+                print!("{}", apply::change_diff(change));
+            }
+        }
         writeln!(
             err,
-            "warning: some generated files were skipped because you changed them; see above"
+            "warning: some generated files were skipped because you changed them; the diffs from your version to the generated one are on stdout"
         )?;
     }
     Ok(true)

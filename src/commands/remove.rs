@@ -30,7 +30,7 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
         for line in apply::status_lines(&plan, options.force) {
             writeln!(err, "{line}")?;
         }
-        writeln!(err, "note: --dry-run: nothing was written")?;
+        writeln!(err, "--dry-run: no changes were made")?;
         return Ok(true);
     }
     if plan.is_noop() {

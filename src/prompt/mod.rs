@@ -27,8 +27,9 @@ use dialoguer::{
 };
 
 use crate::{
+    apply,
     inspect::Project,
-    plan::Plan,
+    plan::{FileAction, Plan},
     providers::{self, AudienceCheck, Location, Provider},
     resolve::{
         Answers, Given, Resolved, Source, defaults,
@@ -421,6 +422,48 @@ fn ask_tool_scopes(
 
 /// Shows what the run will do and asks for the go-ahead; `false` means the
 /// user said no.
+/// For each generated file the user changed since it was generated, asks
+/// whether to keep their version, overwrite it, or first see the diff.
+/// Overwritten files become plain updates; kept ones stay conflicts, which
+/// apply skips.
+pub fn resolve_conflicts(plan: &mut Plan) -> anyhow::Result<()> {
+    let term = Term::stderr();
+    for change in &mut plan.changes {
+        let FileAction::Conflict { current, desired } = &change.action else {
+            continue;
+        };
+        let (current, desired) = (current.clone(), desired.clone());
+        loop {
+            let choice = answered(
+                Select::with_theme(&ColorfulTheme::default())
+                    .with_prompt(format!(
+                        "You changed `{}` since add-auth generated it",
+                        change.path.display()
+                    ))
+                    .items([
+                        "keep my version",
+                        "overwrite it with the generated one",
+                        "show the diff",
+                    ])
+                    .default(0)
+                    .interact_on(&term),
+            )?;
+            match choice {
+                0 => break,
+                1 => {
+                    change.action = FileAction::Update {
+                        before: current,
+                        after: desired,
+                    };
+                    break;
+                }
+                _ => term.write_str(&apply::change_diff(change))?,
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn confirm(
     project: &Project,
     resolved: &Resolved,
