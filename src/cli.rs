@@ -171,6 +171,11 @@ pub struct AddAuthArgs {
     #[arg(long, value_name = "URL")]
     pub supabase_url: Option<String>,
 
+    /// Legacy Supabase project: verify HS256 tokens with the JWT secret held in
+    /// environment variable VAR (read at start-up, never written) (supabase).
+    #[arg(long, value_name = "VAR")]
+    pub supabase_jwt_secret_env: Option<String>,
+
     /// Audience the tokens must be issued for (Auth0 API identifier, OIDC audience, Entra app id).
     #[arg(long, value_name = "AUD")]
     pub audience: Option<String>,

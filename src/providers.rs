@@ -84,6 +84,13 @@ pub struct Provider {
     pub client_ids_required: bool,
     /// Said when add-auth runs and when the generated server starts.
     pub warning: Option<&'static str>,
+    /// Legacy tokens MACed (HS256) with a shared secret: the flag naming the
+    /// environment variable that holds the secret (`None`: not supported).
+    /// Such tokens are verified on their own path, never with the key set.
+    pub shared_secret_flag: Option<&'static str>,
+    /// Said when add-auth runs and when the server starts, if the shared
+    /// secret is used.
+    pub shared_secret_warning: Option<&'static str>,
     /// Doc comment for the issuer function in the generated code.
     pub issuer_doc: &'static str,
     /// Example location for help texts and `.env.example`.
@@ -157,6 +164,8 @@ pub const AUTH0: Provider = Provider {
     required_claims: &[],
     client_ids_required: false,
     warning: None,
+    shared_secret_flag: None,
+    shared_secret_warning: None,
     issuer_doc: "Auth0's issuer is the tenant URL with a trailing slash, exactly.",
     example_domain: "your-tenant.auth0.com",
 };
@@ -183,6 +192,8 @@ pub const OIDC: Provider = Provider {
     required_claims: &[],
     client_ids_required: false,
     warning: None,
+    shared_secret_flag: None,
+    shared_secret_warning: None,
     issuer_doc: "The issuer is configured exactly as the tokens' `iss` carries it.",
     example_domain: "https://issuer.example.com",
 };
@@ -210,6 +221,10 @@ pub const SUPABASE: Provider = Provider {
     client_ids_required: false,
     warning: Some(
         "Supabase access tokens are not bound to this server's URL: every token of the project (aud `authenticated`) is accepted; list the OAuth clients allowed to call it with --client-id",
+    ),
+    shared_secret_flag: Some("--supabase-jwt-secret-env"),
+    shared_secret_warning: Some(
+        "HS256 tokens are verified with the project's legacy JWT secret: anyone who holds the secret can mint tokens, and it cannot be rotated without logging every user out; migrate the Supabase project to asymmetric JWT signing keys (https://supabase.com/docs/guides/auth/signing-keys) and drop --supabase-jwt-secret-env",
     ),
     issuer_doc: "Supabase's issuer is the project URL followed by `/auth/v1`.",
     example_domain: "https://your-project-ref.supabase.co",

@@ -21,7 +21,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
     http::{RawMcp, initialize_body, tools_call_body},
-    issuer::{CLIENT_ID, Issuer, now},
+    issuer::{CLIENT_ID, Issuer, now, unsigned_token},
     project::{
         EXAMPLE, ServerProcess, cargo, copy_project, free_port, this_crate_target_dir, tree,
         try_cargo,
@@ -42,6 +42,9 @@ const TOOL_FLAGS: &[&str] = &[
     "--yes",
 ];
 const ENTRA_APP_ID: &str = "7f3c1e52-0b8a-4c1d-9e2f-5a6b7c8d9e0f";
+/// A Supabase legacy project's JWT secret, and the variable holding it.
+const LEGACY_SECRET: &str = "e2e-legacy-supabase-jwt-secret-0123456789";
+const LEGACY_SECRET_VAR: &str = "SUPABASE_JWT_SECRET";
 
 /// What the server must do with a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +67,9 @@ struct Shape {
     /// Said by add-auth and by the server at start-up.
     warning: Option<&'static str>,
     discovers: bool,
+    /// The variable holding a shared secret: the server must refuse to start
+    /// without it (or with a short one), naming it.
+    secret_var: Option<&'static str>,
 }
 
 fn claims(iss: &str, extra: Value) -> Value {
@@ -142,6 +148,7 @@ fn oidc(issuer: &Issuer) -> Shape {
         ],
         warning: None,
         discovers: true,
+        secret_var: None,
     }
 }
 
@@ -216,6 +223,85 @@ fn supabase(issuer: &Issuer) -> Shape {
         ],
         warning: Some("not bound to this server's URL"),
         discovers: false,
+        secret_var: None,
+    }
+}
+
+/// A Supabase legacy project: HS256 tokens MACed with the project's JWT
+/// secret, read from `SUPABASE_JWT_SECRET` at start-up; nothing signed with
+/// the issuer's asymmetric keys, and no `alg: none`, is accepted.
+fn supabase_legacy(issuer: &Issuer) -> Shape {
+    let url = issuer.origin();
+    let iss = format!("{url}/auth/v1");
+    let base =
+        |scope: &str| json!({"aud": "authenticated", "role": "authenticated", "scope": scope});
+    let hs = |secret: &str, claims: Value| issuer.hs256_token(secret.as_bytes(), None, &claims);
+    let mut wrong_aud = base("write:tasks");
+    wrong_aud["aud"] = json!(RESOURCE);
+    Shape {
+        id: "supabase-legacy",
+        flags: flags(&[
+            "--provider",
+            "supabase",
+            "--supabase-url",
+            &url,
+            "--resource-url",
+            RESOURCE,
+            "--supabase-jwt-secret-env",
+            LEGACY_SECRET_VAR,
+        ]),
+        env: vec![
+            ("SUPABASE_URL", url.clone()),
+            (LEGACY_SECRET_VAR, LEGACY_SECRET.into()),
+        ],
+        cases: vec![
+            (
+                "HS256 with the secret, aud authenticated, write",
+                hs(LEGACY_SECRET, claims(&iss, base("read:tasks write:tasks"))),
+                Expect::Writes,
+            ),
+            (
+                "HS256 with the secret, read only",
+                hs(LEGACY_SECRET, claims(&iss, base("read:tasks"))),
+                Expect::ReadsOnly,
+            ),
+            (
+                "HS256 with another secret",
+                hs(
+                    "another-supabase-jwt-secret-0123456789",
+                    claims(&iss, base("write:tasks")),
+                ),
+                Expect::Refused,
+            ),
+            (
+                "HS256 with the secret, aud the server",
+                hs(LEGACY_SECRET, claims(&iss, wrong_aud)),
+                Expect::Refused,
+            ),
+            (
+                "HS256 with the secret, issuer without /auth/v1",
+                hs(LEGACY_SECRET, claims(&url, base("write:tasks"))),
+                Expect::Refused,
+            ),
+            (
+                "RS256 from the issuer's key set",
+                issuer.token(&claims(&iss, base("write:tasks"))),
+                Expect::Refused,
+            ),
+            (
+                "ES256 from the issuer's key set",
+                issuer.es256_token(&claims(&iss, base("write:tasks"))),
+                Expect::Refused,
+            ),
+            (
+                "alg none",
+                unsigned_token(&claims(&iss, base("write:tasks"))),
+                Expect::Refused,
+            ),
+        ],
+        warning: Some("migrate the Supabase project to asymmetric JWT signing keys"),
+        discovers: false,
+        secret_var: Some(LEGACY_SECRET_VAR),
     }
 }
 
@@ -272,6 +358,7 @@ fn entra(issuer: &Issuer) -> Shape {
         ],
         warning: None,
         discovers: true,
+        secret_var: None,
     }
 }
 
@@ -322,6 +409,7 @@ fn okta(issuer: &Issuer) -> Shape {
         ],
         warning: None,
         discovers: false,
+        secret_var: None,
     }
 }
 
@@ -386,6 +474,7 @@ fn cognito(issuer: &Issuer) -> Shape {
         ],
         warning: Some("carry no audience"),
         discovers: false,
+        secret_var: None,
     }
 }
 
@@ -438,6 +527,7 @@ fn keycloak(issuer: &Issuer) -> Shape {
         ],
         warning: None,
         discovers: false,
+        secret_var: None,
     }
 }
 
@@ -445,7 +535,15 @@ fn keycloak(issuer: &Issuer) -> Shape {
 async fn each_provider_accepts_its_own_token_shapes_and_refuses_the_rest() {
     let target_dir = this_crate_target_dir().join("e2e-projects");
     let mut failures = Vec::new();
-    for shape in [oidc, supabase, entra, okta, cognito, keycloak] {
+    for shape in [
+        oidc,
+        supabase,
+        supabase_legacy,
+        entra,
+        okta,
+        cognito,
+        keycloak,
+    ] {
         let issuer = Issuer::start();
         let shape = shape(&issuer);
         failures.extend(run_shape(&shape, &issuer, &target_dir).await);
@@ -541,6 +639,11 @@ async fn run_shape(shape: &Shape, issuer: &Issuer, target_dir: &Path) -> Vec<Str
             ));
         }
     }
+    if let Some(var) = shape.secret_var {
+        failures.extend(tokio::task::block_in_place(|| {
+            shared_secret_is_required(&binary, &project, shape, var)
+        }));
+    }
     if shape.id == "oidc" {
         failures.extend(
             unreachable_issuer_fails_closed(&binary, &project, issuer, workspace.path()).await,
@@ -617,6 +720,96 @@ async fn unreachable_issuer_fails_closed(
             "oidc, issuer unreachable: no error naming the discovery in the log:\n{}",
             server.log()
         ));
+    }
+    failures
+}
+
+/// A shared-secret project: the secret's variable is named in `.env` and
+/// `.env.example` without a value and recorded (by name) in the state, so a
+/// re-run without flags is up to date; without the secret, or with a short
+/// one, the server exits 1 naming the variable. The project's `.env` (as
+/// add-auth wrote it, `VAR=`) is read by the server here.
+fn shared_secret_is_required(
+    binary: &Path,
+    project: &Path,
+    shape: &Shape,
+    var: &str,
+) -> Vec<String> {
+    let id = shape.id;
+    let mut failures = Vec::new();
+    for file in [".env", ".env.example"] {
+        let text = fs::read_to_string(project.join(file)).unwrap_or_default();
+        if !text.lines().any(|line| line == format!("{var}=")) {
+            failures.push(format!("{id}: `{file}` has no empty `{var}=`:\n{text}"));
+        }
+    }
+    let state = fs::read_to_string(project.join("mcp-builder.json")).unwrap_or_default();
+    let state: Value = serde_json::from_str(&state).unwrap_or_default();
+    if state["auth"]["jwt_secret_env"] != json!(var) {
+        failures.push(format!(
+            "{id}: the state does not record `{var}`:\n{state:#}"
+        ));
+    }
+    if state.to_string().contains(LEGACY_SECRET) {
+        failures.push(format!("{id}: the state holds the secret"));
+    }
+    let check = assert_cmd::Command::cargo_bin("mcp-builder")
+        .unwrap()
+        .args(["add-auth", "--check", "--yes", "--path"])
+        .arg(project)
+        .write_stdin("")
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("run mcp-builder add-auth --check");
+    if !check.status.success() {
+        failures.push(format!(
+            "{id}: a re-run without flags is not up to date:\n{}",
+            String::from_utf8_lossy(&check.stderr)
+        ));
+    }
+
+    for secret in [None, Some("too-short-a-secret")] {
+        let mut command = std::process::Command::new(binary);
+        command
+            .current_dir(project)
+            .env("TASKS_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("MCP_RESOURCE_URL", RESOURCE)
+            .env_remove(var)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (name, value) in &shape.env {
+            if *name != var {
+                command.env(name, value);
+            }
+        }
+        if let Some(secret) = secret {
+            command.env(var, secret);
+        }
+        let mut child = command.spawn().expect("start the server");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("poll the server") {
+                break Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let output = child.wait_with_output().expect("server output");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let what = match secret {
+            None => "without the secret",
+            Some(_) => "with a short secret",
+        };
+        if status.and_then(|status| status.code()) != Some(1) || !stderr.contains(var) {
+            failures.push(format!(
+                "{id}, {what}: expected exit 1 naming `{var}`, got {status:?}:\n{stderr}"
+            ));
+        }
     }
     failures
 }
@@ -772,6 +965,45 @@ fn bad_provider_inputs_are_usage_errors_that_change_nothing() {
             ],
             "missing required values: --resource-url",
         ),
+        (
+            &[
+                "--provider",
+                "auth0",
+                "--domain",
+                "x.auth0.com",
+                "--audience",
+                RESOURCE,
+                "--supabase-jwt-secret-env",
+                "SUPABASE_JWT_SECRET",
+            ],
+            "--supabase-jwt-secret-env does not apply to --provider auth0",
+        ),
+        (
+            &[
+                "--provider",
+                "supabase",
+                "--project-ref",
+                "abcdefghijklmnopqrst",
+                "--resource-url",
+                RESOURCE,
+                "--supabase-jwt-secret-env",
+                "super-secret-jwt-token",
+            ],
+            "`super-secret-jwt-token` is not an environment variable name",
+        ),
+        (
+            &[
+                "--provider",
+                "supabase",
+                "--project-ref",
+                "abcdefghijklmnopqrst",
+                "--resource-url",
+                RESOURCE,
+                "--supabase-jwt-secret-env",
+                "SUPABASE_URL",
+            ],
+            "`SUPABASE_URL` already holds another setting",
+        ),
     ];
     for (args, expected) in cases {
         let output = assert_cmd::Command::cargo_bin("mcp-builder")
@@ -813,6 +1045,25 @@ fn dry_runs_write_each_providers_settings() {
             &[
                 "SUPABASE_URL=https://abcdefghijklmnopqrst.supabase.co",
                 "not bound to this server's URL",
+            ],
+        ),
+        (
+            &[
+                "--provider",
+                "supabase",
+                "--project-ref",
+                "abcdefghijklmnopqrst",
+                "--resource-url",
+                RESOURCE,
+                "--supabase-jwt-secret-env",
+                "SUPABASE_JWT_SECRET",
+            ],
+            &[
+                "+SUPABASE_JWT_SECRET=\n",
+                "\"jwt_secret_env\": \"SUPABASE_JWT_SECRET\"",
+                "SHARED_SECRET_VAR: Option<&str> = Some(\"SUPABASE_JWT_SECRET\")",
+                "warning: HS256 tokens are verified with the project's legacy JWT secret",
+                "migrate the Supabase project to asymmetric JWT signing keys",
             ],
         ),
         (

@@ -43,6 +43,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         scope_claim: args.scope_claim,
         roles_claim: args.roles_claim,
         client_ids: args.client_ids,
+        jwt_secret_env: args.supabase_jwt_secret_env,
     }
     .answers()?;
     let from_file = match &args.answers {

@@ -266,6 +266,12 @@ pub fn plan(
     if let Some(warning) = resolved.provider.warning {
         warnings.push(warning.to_string());
     }
+    if let (Some(_), Some(warning)) = (
+        &resolved.options.jwt_secret_env,
+        resolved.provider.shared_secret_warning,
+    ) {
+        warnings.push(warning.to_string());
+    }
     let mut env_record = serde_json::Map::new();
     let mut created = Vec::new();
     for (file, entries) in [(".env", &real), (".env.example", &placeholders)] {
@@ -351,6 +357,8 @@ pub fn auth_state(resolved: &Resolved) -> Value {
         ("jwks_uri", &options.jwks_uri),
         ("scope_claim", &options.scope_claim),
         ("roles_claim", &options.roles_claim),
+        // The variable's name only: the secret is read at start-up.
+        ("jwt_secret_env", &options.jwt_secret_env),
     ] {
         if let Some(value) = value {
             auth[key] = json!(value);

@@ -90,6 +90,20 @@ pub fn auth_module(
         ),
         "fixed_audience": option_const("FIXED_AUDIENCE", provider.fixed_audience()),
         "warning": option_const("WARNING", provider.warning),
+        // Only with the option: a provider's legacy HS256 shared secret.
+        "shared_secret_var": option_const(
+            "SHARED_SECRET_VAR",
+            provider
+                .shared_secret_flag
+                .and(options.jwt_secret_env.as_deref()),
+        ),
+        "shared_secret_warning": option_const(
+            "SHARED_SECRET_WARNING",
+            options
+                .jwt_secret_env
+                .as_ref()
+                .and(provider.shared_secret_warning),
+        ),
         "setup_hint": str_const("SETUP_HINT", provider.setup_hint),
         "jwks_path": option_const("JWKS_PATH", provider.jwks_path),
         "scope_claims": rust_const("SCOPE_CLAIMS", "&[&str]", &scope_claims),
@@ -343,7 +357,20 @@ mod tests {
             },
             ..example()
         };
-        for case in cases.iter().cloned().chain(providers).chain([with_options]) {
+        let legacy = Resolved {
+            provider: &crate::providers::SUPABASE,
+            options: ProviderOptions {
+                jwt_secret_env: Some("SUPABASE_JWT_SECRET".into()),
+                ..ProviderOptions::default()
+            },
+            ..example()
+        };
+        for case in cases
+            .iter()
+            .cloned()
+            .chain(providers)
+            .chain([with_options, legacy])
+        {
             for (name, source) in auth_module(&case, "/mcp").unwrap() {
                 assert_eq!(
                     rustfmt(&source),
@@ -387,6 +414,46 @@ mod tests {
         };
         let module = auth_module(&resolved, "/mcp").unwrap();
         insta::assert_snapshot!("provider-oidc-claims.rs", module["provider.rs"]);
+    }
+
+    /// A Supabase legacy project: the variable holding the HS256 secret (its
+    /// name only) and the migration warning are all that changes, in
+    /// `provider.rs`; a provider without a shared secret ignores the option.
+    #[test]
+    fn rendered_provider_for_a_supabase_legacy_project() {
+        let options = ProviderOptions {
+            jwt_secret_env: Some("SUPABASE_JWT_SECRET".into()),
+            ..ProviderOptions::default()
+        };
+        let legacy = Resolved {
+            provider: &crate::providers::SUPABASE,
+            options: options.clone(),
+            ..example()
+        };
+        let module = auth_module(&legacy, "/mcp").unwrap();
+        insta::assert_snapshot!("provider-supabase-legacy.rs", module["provider.rs"]);
+        let plain = auth_module(
+            &Resolved {
+                provider: &crate::providers::SUPABASE,
+                ..example()
+            },
+            "/mcp",
+        )
+        .unwrap();
+        let differing: Vec<&str> = plain
+            .keys()
+            .copied()
+            .filter(|name| plain[name] != module[name])
+            .collect();
+        assert_eq!(differing, ["provider.rs"]);
+        let auth0 = Resolved {
+            options,
+            ..example()
+        };
+        assert_eq!(
+            auth_module(&auth0, "/mcp").unwrap(),
+            auth_module(&example(), "/mcp").unwrap()
+        );
     }
 
     #[test]

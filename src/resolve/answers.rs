@@ -17,8 +17,9 @@
 //! search-tasks = "read:tasks"                       # or ["read:tasks", ...]
 //! ```
 //!
-//! Provider options take the keys `jwks_uri`, `scope_claim`, `roles_claim`
-//! and `client_ids` (a list); `domain` holds the provider's location (an
+//! Provider options take the keys `jwks_uri`, `scope_claim`, `roles_claim`,
+//! `client_ids` (a list) and `jwt_secret_env` (the NAME of the variable
+//! holding a Supabase legacy JWT secret); `domain` holds the provider's location (an
 //! Auth0 domain, an issuer URL, a Supabase project URL).
 //!
 //! Values are checked later, by `resolve`; parsing here only rejects what is
@@ -139,6 +140,7 @@ impl Answers {
                 scope_claim: text("scope_claim").map(|given| given.value),
                 roles_claim: text("roles_claim").map(|given| given.value),
                 client_ids: auth.get("client_ids").and_then(list).unwrap_or_default(),
+                jwt_secret_env: text("jwt_secret_env").map(|given| given.value),
             },
         }
     }
@@ -159,6 +161,7 @@ struct AnswersFile {
     scope_claim: Option<String>,
     roles_claim: Option<String>,
     client_ids: Option<OneOrMany>,
+    jwt_secret_env: Option<String>,
 }
 
 /// A list given as an array or as one comma-separated string.
@@ -236,6 +239,7 @@ pub fn parse(text: &str, format: Format) -> Result<Answers, String> {
                 .client_ids
                 .map(OneOrMany::into_list)
                 .unwrap_or_default(),
+            jwt_secret_env: file.jwt_secret_env,
         },
     })
 }

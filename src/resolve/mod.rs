@@ -51,6 +51,8 @@ pub struct Inputs {
     pub roles_claim: Option<String>,
     /// `--client-id` values (the client-id allow-list).
     pub client_ids: Vec<String>,
+    /// `--supabase-jwt-secret-env`: the variable holding a legacy HS256 secret.
+    pub jwt_secret_env: Option<String>,
 }
 
 /// Provider options: where keys, scopes and roles are when the provider's
@@ -65,6 +67,9 @@ pub struct ProviderOptions {
     pub roles_claim: Option<String>,
     /// The clients (`client_id`/`azp`) allowed to call; empty: any.
     pub client_ids: Vec<String>,
+    /// The NAME of the environment variable holding the legacy shared secret
+    /// (HS256) of providers that have one; the secret itself is never stored.
+    pub jwt_secret_env: Option<String>,
 }
 
 impl ProviderOptions {
@@ -79,6 +84,7 @@ impl ProviderOptions {
             } else {
                 self.client_ids
             },
+            jwt_secret_env: self.jwt_secret_env.or(lower.jwt_secret_env),
         }
     }
 }
@@ -121,6 +127,7 @@ impl Inputs {
                     .iter()
                     .flat_map(|ids| validate::split_list(ids))
                     .collect(),
+                jwt_secret_env: self.jwt_secret_env.clone(),
             },
         })
     }
@@ -155,6 +162,12 @@ impl Inputs {
                     "{flag} does not apply to --provider {}\nhelp: it takes {}",
                     provider.id,
                     provider.location_flags()
+                )));
+            }
+            if self.jwt_secret_env.is_some() && provider.shared_secret_flag.is_none() {
+                return Err(usage(format!(
+                    "--supabase-jwt-secret-env does not apply to --provider {}: its tokens are verified with the issuer's public keys only\nhelp: leave --supabase-jwt-secret-env out",
+                    provider.id
                 )));
             }
             if self.audience.is_some() && !provider.takes_audience() {
@@ -201,7 +214,7 @@ impl Resolved {
 
     /// The `.env` entries of the provider: (variable, real value, placeholder
     /// for `.env.example`). Empty values are written as `KEY=`.
-    pub fn env_entries(&self) -> Vec<(&'static str, String, String)> {
+    pub fn env_entries(&self) -> Vec<(&str, String, String)> {
         let provider = self.provider;
         let mut entries = vec![(
             provider.domain_var,
@@ -222,6 +235,11 @@ impl Resolved {
         ));
         if let Some(url) = &self.options.jwks_uri {
             entries.push(("MCP_AUTH_JWKS_URL", url.clone(), String::new()));
+        }
+        // The secret itself is set by the user: never written here, and an
+        // existing value in `.env` is kept.
+        if let Some(name) = &self.options.jwt_secret_env {
+            entries.push((name.as_str(), String::new(), String::new()));
         }
         if !self.options.client_ids.is_empty() || provider.client_ids_required {
             entries.push((
@@ -333,7 +351,26 @@ pub fn resolve(project: &Project, answers: &Answers, yes: bool) -> anyhow::Resul
             "missing required values: --resource-url\nhelp: the audience `{audience}` is not the MCP endpoint's URL, so give its public URL, e.g. --resource-url https://tasks.example.com/mcp"
         )));
     }
-    let options = resolve_options(&answers.options)?;
+    let mut options = resolve_options(&answers.options)?;
+    match (&options.jwt_secret_env, provider.shared_secret_flag) {
+        (Some(name), Some(flag)) => {
+            let taken = [
+                provider.domain_var,
+                provider.audience_var,
+                provider.client_id_var,
+                provider.client_secret_var,
+            ];
+            if taken.contains(&name.as_str()) || name.starts_with("MCP_") {
+                return Err(usage(format!(
+                    "{flag}: `{name}` already holds another setting\nhelp: name the variable that holds only the JWT secret, e.g. {flag} SUPABASE_JWT_SECRET"
+                )));
+            }
+        }
+        // Recorded for another provider (the flag itself is refused above):
+        // this provider's tokens are verified with its public keys only.
+        (Some(_), None) => options.jwt_secret_env = None,
+        (None, _) => {}
+    }
     let (scopes, scopes_name) = match &answers.scopes {
         Some(given) => (
             validate::scopes(&given.value)
@@ -384,6 +421,14 @@ fn resolve_options(given: &ProviderOptions) -> anyhow::Result<ProviderOptions> {
                     .map_err(|invalid| refused("--client-id", invalid))
             })
             .collect::<anyhow::Result<_>>()?,
+        jwt_secret_env: given
+            .jwt_secret_env
+            .as_deref()
+            .map(|name| {
+                validate::env_var_name(name)
+                    .map_err(|invalid| refused("--supabase-jwt-secret-env", invalid))
+            })
+            .transpose()?,
     })
 }
 

@@ -197,6 +197,24 @@ pub fn claim_or_client(value: &str, what: &str) -> Result<String, Invalid> {
     Ok(value.to_string())
 }
 
+/// The name of an environment variable: ASCII letters, digits and `_`, not
+/// starting with a digit (what `.env` files and shells accept everywhere).
+pub fn env_var_name(value: &str) -> Result<String, Invalid> {
+    let value = value.trim();
+    let valid = value
+        .chars()
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(Invalid::new(
+            format!("`{value}` is not an environment variable name"),
+            "give the NAME of the variable that holds the secret (letters, digits and `_`), e.g. SUPABASE_JWT_SECRET, never the secret itself",
+        ));
+    }
+    Ok(value.to_string())
+}
+
 fn is_loopback(authority: &str) -> bool {
     let host = match authority.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
