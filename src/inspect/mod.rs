@@ -35,8 +35,8 @@ pub struct Options {
     pub module_name: Option<String>,
 }
 
-/// [`inspect_with`] with the default options.
-#[cfg_attr(not(test), allow(dead_code))]
+/// [`inspect_with`] with the default options (for tests).
+#[cfg(test)]
 pub fn inspect(path: &Path) -> Result<Project> {
     inspect_with(path, &Options::default())
 }
