@@ -7,7 +7,7 @@ mod tasks;
 
 use std::sync::Arc;
 
-use axum::{Router, routing::get};
+use axum::{Router, routing::get, serve::ListenerExt};
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
@@ -42,6 +42,11 @@ async fn main() -> anyhow::Result<()> {
         "tasks-server listening on http://{}",
         listener.local_addr()?
     );
+    // Answers leave at once instead of waiting for the client's delayed ACK
+    // (axum leaves Nagle's algorithm on).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
