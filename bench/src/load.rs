@@ -101,11 +101,21 @@ pub struct Outcome {
     pub latencies_us: Vec<u32>,
     /// The time cap ended the series before all requests were sent.
     pub capped: bool,
+    /// Requests sent in all, warm-up and session set-up included.
+    pub sent: usize,
+    /// CPU time the server used during the whole series (set by the caller).
+    pub server_cpu: Option<Duration>,
 }
 
 impl Outcome {
     pub fn requests_per_sec(&self) -> f64 {
         self.completed as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The server's CPU time per request sent, in microseconds.
+    pub fn server_cpu_us(&self) -> Option<f64> {
+        let cpu = self.server_cpu?;
+        Some(cpu.as_secs_f64() * 1e6 / self.sent.max(1) as f64)
     }
 
     /// The `q` quantile (0..=1) of the latencies, in milliseconds.
@@ -185,8 +195,16 @@ pub async fn run(series: Series) -> Result<Outcome> {
     Ok(Outcome {
         completed: latencies_us.len(),
         elapsed: finished.duration_since(started),
+        // Each connection also sends `initialize` and `notifications/initialized`.
+        sent: latencies_us.len()
+            + shared
+                .next_warmup
+                .load(Ordering::Relaxed)
+                .min(shared.series.warmup)
+            + 2 * shared.series.connections,
         latencies_us,
         capped,
+        server_cpu: None,
     })
 }
 

@@ -83,10 +83,6 @@ struct Args {
     /// Requests in the diagnostic where every request carries a new token (0: skip).
     #[arg(long, default_value_t = 3_000)]
     uncached_requests: usize,
-    /// Patch the benchmark's copies of the example (both) to set TCP_NODELAY
-    /// on accepted sockets, the change proposed for examples/tasks-server.
-    #[arg(long)]
-    server_nodelay: bool,
     /// Use this mcp-builder binary instead of building the working tree's.
     #[arg(long)]
     mcp_builder: Option<PathBuf>,
@@ -102,6 +98,11 @@ struct Args {
     /// Only time add-auth (no server builds, no load).
     #[arg(long)]
     add_auth_only: bool,
+    /// Measure the copies in target/bench/projects as they are (rebuilt, not
+    /// re-copied, add-auth not run again): for trying changes to the
+    /// generated code before changing the templates.
+    #[arg(long)]
+    reuse_projects: bool,
 }
 
 /// The three servers a series runs against.
@@ -273,7 +274,7 @@ fn throughput(
     summary: &mut Summary,
 ) -> Result<()> {
     println!("\n== building the example, unprotected and protected (release) ==");
-    let binaries = build_servers(args, root, work, mcp_builder, summary)?;
+    let binaries = build_servers(root, work, mcp_builder, args.reuse_projects, summary)?;
 
     let issuer = Issuer::start()?;
     let quiet_issuer = Issuer::start()?;
@@ -337,12 +338,17 @@ fn throughput(
         time_cap: Duration::from_secs(args.series_time_cap),
     };
     let measure = |series: Series, server: &Server| -> Result<Outcome> {
-        runtime.block_on(load::run(series)).with_context(|| {
+        let cpu_before = server.cpu_time();
+        let mut outcome = runtime.block_on(load::run(series)).with_context(|| {
             format!(
                 "load on the {} server failed (its log: target/bench/logs/server-{}.log)",
                 server.name, server.name
             )
-        })
+        })?;
+        outcome.server_cpu = cpu_before
+            .zip(server.cpu_time())
+            .map(|(before, after)| after.saturating_sub(before));
+        Ok(outcome)
     };
 
     // A server without TCP_NODELAY makes every answer wait for the client's
@@ -373,8 +379,7 @@ fn throughput(
             "answers stall: median latency of tools/list on 1 connection: {}. \
              Without TCP_NODELAY on the server's sockets an answer written in two segments waits \
              for the client's delayed ACK (~40 ms); the figures below measure that stall, not the auth. \
-             Run with --server-nodelay to measure both copies with the proposed change to \
-             examples/tasks-server/src/main.rs",
+             examples/tasks-server/src/main.rs sets it with `listener.tap_io(...)`: was that removed?",
             probes.join(", ")
         );
         println!("\n! {note}");
@@ -507,40 +512,37 @@ struct Binaries {
 }
 
 fn build_servers(
-    args: &Args,
     root: &Path,
     work: &Path,
     mcp_builder: &Path,
+    reuse_projects: bool,
     summary: &mut Summary,
 ) -> Result<Binaries> {
     let example = root.join("examples").join("tasks-server");
     let staging = tempfile::Builder::new()
         .prefix("mcp-builder-bench-")
         .tempdir()?;
-    let suffix = if args.server_nodelay { "-nodelay" } else { "" };
     let target_dir = work.join("cargo");
     let mut binaries = Vec::new();
     let mut without_nodelay = Vec::new();
     for protected in [false, true] {
-        let variant = format!(
-            "{}{suffix}",
+        let variant = if protected {
+            "protected"
+        } else {
+            "unprotected"
+        };
+        let dir = work.join("projects").join(variant);
+        if reuse_projects && dir.join("Cargo.toml").is_file() {
+            println!("{variant}: reusing `{}` as it is", dir.display());
+        } else {
+            let stage = staging.path().join(variant);
+            project::copy_tree(&example, &stage)?;
             if protected {
-                "protected"
-            } else {
-                "unprotected"
+                let took = workspace::add_auth(mcp_builder, &stage, &[])?;
+                println!("add-auth on the protected copy: {took:.1?}");
             }
-        );
-        let stage = staging.path().join(&variant);
-        project::copy_tree(&example, &stage)?;
-        if args.server_nodelay {
-            project::patch_server_nodelay(&stage.join("src").join("main.rs"))?;
+            project::sync_tree(&stage, &dir)?;
         }
-        if protected {
-            let took = workspace::add_auth(mcp_builder, &stage, &[])?;
-            println!("add-auth on the protected copy: {took:.1?}");
-        }
-        let dir = work.join("projects").join(&variant);
-        project::sync_tree(&stage, &dir)?;
         let log = work.join("logs").join(format!("build-{variant}.log"));
         let took = project::cargo_build(&dir, &target_dir, &[], &log, BUILD_LIMIT)?;
         let binary = work
@@ -562,11 +564,7 @@ fn build_servers(
         println!(
             "{variant:<20} built in {took:>7.1?}   {}   server-side TCP_NODELAY: {}",
             dir.display(),
-            if nodelay {
-                "set"
-            } else {
-                "NOT set (plain axum::serve)"
-            }
+            if nodelay { "set" } else { "NOT set" }
         );
         if !nodelay {
             without_nodelay.push(variant);
@@ -575,17 +573,10 @@ fn build_servers(
     }
     if !without_nodelay.is_empty() {
         summary.notes.push(format!(
-            "server-side TCP_NODELAY is not set in: {} (examples/tasks-server/src/main.rs uses plain `axum::serve`). \
-             Proposed change: `axum::serve(listener.tap_io(|tcp| {{ let _ = tcp.set_nodelay(true); }}), app)` \
-             with `use axum::serve::ListenerExt;` (`--server-nodelay` applies it to the benchmark's copies)",
+            "server-side TCP_NODELAY is not set in: {} (examples/tasks-server/src/main.rs should set it \
+             with `listener.tap_io(|tcp| {{ let _ = tcp.set_nodelay(true); }})`)",
             without_nodelay.join(", ")
         ));
-    } else if args.server_nodelay {
-        summary.notes.push(
-            "--server-nodelay: both copies were patched to set TCP_NODELAY on accepted sockets \
-             (the change proposed for examples/tasks-server/src/main.rs; the example itself is unchanged)"
-                .to_string(),
-        );
     }
     let protected = binaries.pop().expect("two builds");
     let unprotected = binaries.pop().expect("two builds");
@@ -613,8 +604,8 @@ fn median(values: &mut [f64]) -> f64 {
 
 fn print_table(table: &Table, summary: &mut Summary) {
     println!(
-        "\n{:<11} {:>5}  {:<17} {:>9} {:>9} {:>9}  {:>6}  ratio per round",
-        "call", "conns", "server", "req/s", "p50 ms", "p99 ms", "ratio"
+        "\n{:<11} {:>5}  {:<17} {:>9} {:>9} {:>9} {:>10}  {:>6}  ratio per round",
+        "call", "conns", "server", "req/s", "p50 ms", "p99 ms", "srv us/req", "ratio"
     );
     for ((call, connections), by_kind) in table {
         let unprotected = &by_kind[&Kind::Unprotected];
@@ -654,21 +645,30 @@ fn print_table(table: &Table, summary: &mut Summary) {
             } else {
                 ""
             };
+            let mut cpu: Vec<f64> = outcomes.iter().filter_map(Outcome::server_cpu_us).collect();
+            let cpu = if cpu.is_empty() {
+                "-".to_string()
+            } else {
+                format!("{:.1}", median(&mut cpu))
+            };
             println!(
-                "{:<11} {:>5}  {:<17} {:>9.0} {:>9.3} {:>9.3}  {:>6}  {}{capped}",
+                "{:<11} {:>5}  {:<17} {:>9.0} {:>9.3} {:>9.3} {:>10}  {:>6}  {}{capped}",
                 call.name(),
                 connections,
                 kind.label(),
                 rate,
                 load::quantile_ms(&pooled, 0.50),
                 load::quantile_ms(&pooled, 0.99),
+                cpu,
                 ratio,
                 per_round
             );
         }
     }
     println!(
-        "(req/s: median over rounds; p50/p99: all rounds' requests; ratio: median of the per-round protected/unprotected req/s)"
+        "(req/s: median over rounds; p50/p99: all rounds' requests; srv us/req: the server process's CPU time \
+         (all threads, user + system) per request sent, warm-up included, median over rounds; \
+         ratio: median of the per-round protected/unprotected req/s)"
     );
 }
 

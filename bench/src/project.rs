@@ -102,29 +102,6 @@ pub fn sets_server_nodelay(project: &Path) -> Result<bool> {
     Ok(false)
 }
 
-/// The change proposed for `examples/tasks-server/src/main.rs`: accepted
-/// sockets get TCP_NODELAY (axum's `ListenerExt::tap_io`). Applied to the
-/// benchmark's copies only, with `--server-nodelay`.
-pub fn patch_server_nodelay(main_rs: &Path) -> Result<()> {
-    const SERVE: &str = "axum::serve(listener, app)";
-    const PATCHED: &str = "axum::serve(\n        listener.tap_io(|tcp| {\n            // Answers leave at once instead of waiting for the client's delayed ACK.\n            let _ = tcp.set_nodelay(true);\n        }),\n        app,\n    )";
-    const IMPORT: &str = "use axum::{Router, routing::get};";
-    let text =
-        fs::read_to_string(main_rs).with_context(|| format!("read `{}`", main_rs.display()))?;
-    if !text.contains(SERVE) || !text.contains(IMPORT) {
-        bail!(
-            "`{}` no longer has `{SERVE}` and `{IMPORT}`: the --server-nodelay patch needs updating",
-            main_rs.display()
-        );
-    }
-    let text = text.replacen(SERVE, PATCHED, 1).replacen(
-        IMPORT,
-        "use axum::{Router, routing::get, serve::ListenerExt};",
-        1,
-    );
-    fs::write(main_rs, text).with_context(|| format!("write `{}`", main_rs.display()))
-}
-
 /// The `cargo` that runs this benchmark, or the one on `PATH`.
 pub fn cargo_command() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
@@ -243,6 +220,18 @@ impl Server {
         };
         server.wait_healthy(Duration::from_secs(30))?;
         Ok(server)
+    }
+
+    /// CPU time the server's process has used so far, all threads, user
+    /// and system (Linux: `/proc/<pid>/stat`); `None` elsewhere.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name, which is in parentheses.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // The kernel reports in USER_HZ, 100 on every Linux ABI.
+        Some(Duration::from_millis(ticks * 10))
     }
 
     fn wait_healthy(&mut self, limit: Duration) -> Result<()> {
