@@ -176,6 +176,18 @@ pub struct AddAuthArgs {
     #[arg(long, value_name = "VAR")]
     pub supabase_jwt_secret_env: Option<String>,
 
+    /// How tokens are checked: jwt (verified with the issuer's keys) or introspection
+    /// (opaque tokens, each checked at the issuer's RFC 7662 endpoint; needs
+    /// --introspection-url) (oidc, keycloak, okta, workos) [default: jwt].
+    #[arg(long, value_name = "FORMAT")]
+    pub token_format: Option<String>,
+
+    /// The issuer's token introspection endpoint (RFC 7662), for --token-format introspection.
+    /// The server's credentials there come from its environment
+    /// (MCP_AUTH_INTROSPECTION_CLIENT_ID, MCP_AUTH_INTROSPECTION_CLIENT_SECRET), never from flags.
+    #[arg(long, value_name = "URL")]
+    pub introspection_url: Option<String>,
+
     /// Audience the tokens must be issued for (Auth0 API identifier, OIDC audience, Entra app id).
     #[arg(long, value_name = "AUD")]
     pub audience: Option<String>,

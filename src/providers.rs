@@ -24,6 +24,15 @@ pub enum Location {
     SupabaseUrl,
 }
 
+/// Whether the provider's opaque access tokens can be checked through its
+/// RFC 7662 introspection endpoint (`--token-format introspection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Introspection {
+    Supported,
+    /// Refused, for this reason (said in the usage error).
+    Unsupported(&'static str),
+}
+
 /// How the generated code checks `aud`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum AudienceCheck {
@@ -91,6 +100,9 @@ pub struct Provider {
     /// Said when add-auth runs and when the server starts, if the shared
     /// secret is used.
     pub shared_secret_warning: Option<&'static str>,
+    /// Whether `--token-format introspection` (opaque tokens checked at the
+    /// issuer's RFC 7662 endpoint) is accepted.
+    pub introspection: Introspection,
     /// Doc comment for the issuer function in the generated code.
     pub issuer_doc: &'static str,
     /// Example location for help texts and `.env.example`.
@@ -166,6 +178,9 @@ pub const AUTH0: Provider = Provider {
     warning: None,
     shared_secret_flag: None,
     shared_secret_warning: None,
+    introspection: Introspection::Unsupported(
+        "Auth0 has no token introspection endpoint; access tokens for an API (--audience) are JWTs",
+    ),
     issuer_doc: "Auth0's issuer is the tenant URL with a trailing slash, exactly.",
     example_domain: "your-tenant.auth0.com",
 };
@@ -194,6 +209,7 @@ pub const OIDC: Provider = Provider {
     warning: None,
     shared_secret_flag: None,
     shared_secret_warning: None,
+    introspection: Introspection::Supported,
     issuer_doc: "The issuer is configured exactly as the tokens' `iss` carries it.",
     example_domain: "https://issuer.example.com",
 };
@@ -225,6 +241,9 @@ pub const SUPABASE: Provider = Provider {
     shared_secret_flag: Some("--supabase-jwt-secret-env"),
     shared_secret_warning: Some(
         "HS256 tokens are verified with the project's legacy JWT secret: anyone who holds the secret can mint tokens, and it cannot be rotated without logging every user out; migrate the Supabase project to asymmetric JWT signing keys (https://supabase.com/docs/guides/auth/signing-keys) and drop --supabase-jwt-secret-env",
+    ),
+    introspection: Introspection::Unsupported(
+        "Supabase Auth has no token introspection endpoint; its access tokens are JWTs",
     ),
     issuer_doc: "Supabase's issuer is the project URL followed by `/auth/v1`.",
     example_domain: "https://your-project-ref.supabase.co",
@@ -277,6 +296,9 @@ pub const ENTRA: Provider = Provider {
     algorithms: &["RS256"],
     scope_claims: &["scp"],
     roles_claim: Some("roles"),
+    introspection: Introspection::Unsupported(
+        "Entra ID has no token introspection endpoint; access tokens for your API are JWTs",
+    ),
     issuer_doc: "Entra's v2 issuer is `https://login.microsoftonline.com/TENANT/v2.0`.",
     example_domain: "https://login.microsoftonline.com/your-tenant-id/v2.0",
     ..OIDC
@@ -299,6 +321,9 @@ pub const COGNITO: Provider = Provider {
     client_ids_required: true,
     warning: Some(
         "Cognito access tokens carry no audience: the server accepts only tokens with `token_use` `access` whose `client_id` is in MCP_AUTH_CLIENT_IDS",
+    ),
+    introspection: Introspection::Unsupported(
+        "Cognito has no token introspection endpoint; its access tokens are JWTs",
     ),
     issuer_doc: "Cognito's issuer is `https://cognito-idp.REGION.amazonaws.com/POOL_ID`.",
     example_domain: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_example",

@@ -217,6 +217,58 @@ fn an_opaque_token_is_detected_and_explained() {
     assert_eq!(report["token"]["header"], Value::Null);
 }
 
+/// A project whose server introspects opaque tokens: auth test gets a
+/// token and says that only the issuer can judge it, instead of failing it
+/// as "not a JWT"; no key set is needed.
+#[test]
+fn an_introspection_project_is_told_its_tokens_are_judged_by_the_issuer() {
+    let provider = OidcProvider::start(AUDIENCE, SCOPES, "opaque");
+    let dir = TempDir::new().unwrap();
+    copy_project(Path::new(EXAMPLE), dir.path());
+    let endpoint = format!("{}token/introspection", provider.issuer());
+    Command::cargo_bin("mcp-builder")
+        .unwrap()
+        .args(["add-auth", "--path"])
+        .arg(dir.path())
+        .args(["--provider", "oidc", "--issuer", provider.issuer()])
+        .args(["--audience", AUDIENCE, "--token-format", "introspection"])
+        .args(["--introspection-url", &endpoint])
+        .args(["--scopes", "read:tasks,write:tasks,delete:tasks", "--yes"])
+        .assert()
+        .success();
+    let env_file = dir.path().join(".env");
+    let env = fs::read_to_string(&env_file)
+        .unwrap()
+        .replace(
+            "OIDC_CLIENT_ID=\n",
+            &format!("OIDC_CLIENT_ID={CLIENT_ID}\n"),
+        )
+        .replace(
+            "OIDC_CLIENT_SECRET=\n",
+            &format!("OIDC_CLIENT_SECRET={CLIENT_SECRET}\n"),
+        );
+    fs::write(env_file, env).unwrap();
+
+    let (code, report) = json_report(dir.path(), &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["token"]["introspection_url"], endpoint);
+    let note = report["token"]["note"].as_str().unwrap();
+    assert!(
+        note.contains("cannot judge an opaque token locally"),
+        "{note}"
+    );
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|check| check["name"].as_str())
+        .collect();
+    assert_eq!(names, ["provider issued a token"]);
+    let (_, text) = auth_test(dir.path(), &[]);
+    assert!(text.contains("introspection endpoint"), "{text}");
+    assert!(!looks_like_a_jwt(&text));
+}
+
 #[test]
 fn missing_client_credentials_are_a_usage_error_naming_the_variables() {
     let provider = OidcProvider::start(AUDIENCE, SCOPES, "jwt");

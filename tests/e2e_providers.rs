@@ -21,6 +21,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
     http::{RawMcp, initialize_body, tools_call_body},
+    introspection::{AnswerMode, IntrospectionEndpoint},
     issuer::{CLIENT_ID, Issuer, now, unsigned_token},
     project::{
         EXAMPLE, ServerProcess, cargo, copy_project, free_port, this_crate_target_dir, tree,
@@ -753,20 +754,7 @@ fn shared_secret_is_required(
     if state.to_string().contains(LEGACY_SECRET) {
         failures.push(format!("{id}: the state holds the secret"));
     }
-    let check = assert_cmd::Command::cargo_bin("mcp-builder")
-        .unwrap()
-        .args(["add-auth", "--check", "--yes", "--path"])
-        .arg(project)
-        .write_stdin("")
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("run mcp-builder add-auth --check");
-    if !check.status.success() {
-        failures.push(format!(
-            "{id}: a re-run without flags is not up to date:\n{}",
-            String::from_utf8_lossy(&check.stderr)
-        ));
-    }
+    failures.extend(stale_after_rerun(project, id));
 
     for secret in [None, Some("too-short-a-secret")] {
         let mut command = std::process::Command::new(binary);
@@ -786,26 +774,12 @@ fn shared_secret_is_required(
         if let Some(secret) = secret {
             command.env(var, secret);
         }
-        let mut child = command.spawn().expect("start the server");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("poll the server") {
-                break Some(status);
-            }
-            if std::time::Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        let output = child.wait_with_output().expect("server output");
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let (status, stderr) = exit_of(command);
         let what = match secret {
             None => "without the secret",
             Some(_) => "with a short secret",
         };
-        if status.and_then(|status| status.code()) != Some(1) || !stderr.contains(var) {
+        if status != Some(1) || !stderr.contains(var) {
             failures.push(format!(
                 "{id}, {what}: expected exit 1 naming `{var}`, got {status:?}:\n{stderr}"
             ));
@@ -848,6 +822,545 @@ fn run_add_auth(project: &Path, provider_flags: &[String]) -> String {
         "add-auth {provider_flags:?} failed:\n{text}"
     );
     text
+}
+
+// ---------------------------------------------------------------------------
+// Opaque tokens: every token is asked about at an RFC 7662 endpoint.
+// ---------------------------------------------------------------------------
+
+/// The generated server's client at the test introspection endpoint. Both
+/// hold characters that HTTP Basic needs form-urlencoded first (RFC 6749
+/// section 2.3.1); the endpoint refuses them otherwise.
+const INTROSPECTION_CLIENT: &str = "mcp server:1";
+const INTROSPECTION_SECRET: &str = "s3cr t:/+&=%\u{e9}";
+
+/// `--token-format introspection` on the bundled example, built, run and
+/// probed against a test introspection endpoint: active answers that fit
+/// the server are accepted (and remembered: asked about once), everything
+/// else, including every fault of the endpoint, is a 401.
+#[tokio::test(flavor = "multi_thread")]
+async fn introspection_accepts_only_active_tokens_that_fit_and_fails_closed() {
+    let target_dir = this_crate_target_dir().join("e2e-projects");
+    let endpoint = IntrospectionEndpoint::start(INTROSPECTION_CLIENT, INTROSPECTION_SECRET);
+    let jwt_issuer = Issuer::start();
+    let issuer = format!("{}/", endpoint.origin());
+    let workspace = TempDir::new().expect("temp dir");
+    let project = workspace.path().join("tasks-server-introspection");
+    let mut failures = Vec::new();
+    let provider_flags = flags(&[
+        "--provider",
+        "oidc",
+        "--issuer",
+        &issuer,
+        "--audience",
+        RESOURCE,
+        "--token-format",
+        "introspection",
+        "--introspection-url",
+        &endpoint.url(),
+    ]);
+
+    let binary = tokio::task::block_in_place(|| {
+        copy_project(Path::new(EXAMPLE), &project);
+        rename_package(&project, "introspection");
+        let output = run_add_auth(&project, &provider_flags);
+        if !output.contains("MCP_AUTH_INTROSPECTION_CLIENT_SECRET") {
+            failures.push(format!(
+                "add-auth did not say which credentials to set:\n{output}"
+            ));
+        }
+        failures.extend(introspection_settings_are_written(
+            &project,
+            &endpoint.url(),
+        ));
+        cargo(&project, &target_dir, &["build"], Duration::from_secs(1200));
+        for args in [
+            &["clippy", "--all-targets", "--", "-D", "warnings"][..],
+            &["fmt", "--check"],
+            &["test"],
+        ] {
+            if let Err(failure) = try_cargo(&project, &target_dir, args, Duration::from_secs(900)) {
+                failures.push(format!("introspection: {failure}"));
+            }
+        }
+        target_dir.join("debug").join(format!(
+            "tasks-server-introspection{}",
+            std::env::consts::EXE_SUFFIX
+        ))
+    });
+
+    let now = now();
+    // An active answer that fits the server, changed by `extra` (null
+    // removes a member).
+    let active = |extra: Value| {
+        let mut answer = json!({
+            "active": true, "sub": "alice", "client_id": CLIENT_ID,
+            "scope": "read:tasks write:tasks", "iss": issuer, "aud": RESOURCE,
+            "exp": now + 300, "iat": now, "token_type": "Bearer",
+        });
+        for (key, value) in extra.as_object().unwrap() {
+            if value.is_null() {
+                answer.as_object_mut().unwrap().remove(key);
+            } else {
+                answer[key] = value.clone();
+            }
+        }
+        answer
+    };
+    // A JWT the issuer signed: here it is just a string to ask about.
+    let jwt = jwt_issuer.token(&claims(
+        &jwt_issuer.issuer_url(),
+        json!({"aud": RESOURCE, "scope": "read:tasks write:tasks"}),
+    ));
+    let unregistered_jwt = jwt_issuer.token(&claims(
+        &jwt_issuer.issuer_url(),
+        json!({"aud": RESOURCE, "scope": "write:tasks", "jti": "another"}),
+    ));
+    let cases: Vec<(&str, String, Option<Value>, Expect)> = vec![
+        (
+            "active, write",
+            "opaque-write-1".into(),
+            Some(active(json!({}))),
+            Expect::Writes,
+        ),
+        (
+            "active, read only",
+            "opaque-read-1".into(),
+            Some(active(json!({"scope": "read:tasks"}))),
+            Expect::ReadsOnly,
+        ),
+        (
+            "active, aud an array with the server",
+            "opaque-aud-array".into(),
+            Some(active(
+                json!({"aud": ["https://other.example.com", RESOURCE]}),
+            )),
+            Expect::Writes,
+        ),
+        (
+            "active, no exp",
+            "opaque-no-exp".into(),
+            Some(active(json!({"exp": null}))),
+            Expect::Writes,
+        ),
+        (
+            "active, no iss",
+            "opaque-no-iss".into(),
+            Some(active(json!({"iss": null}))),
+            Expect::Writes,
+        ),
+        (
+            "a JWT, introspected",
+            jwt,
+            Some(active(json!({}))),
+            Expect::Writes,
+        ),
+        (
+            "a JWT the endpoint does not know",
+            unregistered_jwt,
+            None,
+            Expect::Refused,
+        ),
+        (
+            "inactive",
+            "opaque-inactive".into(),
+            Some(json!({"active": false})),
+            Expect::Refused,
+        ),
+        (
+            "unknown to the endpoint",
+            "opaque-unknown".into(),
+            None,
+            Expect::Refused,
+        ),
+        (
+            "another audience",
+            "opaque-wrong-aud".into(),
+            Some(active(json!({"aud": "https://other.example.com/mcp"}))),
+            Expect::Refused,
+        ),
+        (
+            "no aud",
+            "opaque-no-aud".into(),
+            Some(active(json!({"aud": null}))),
+            Expect::Refused,
+        ),
+        (
+            "another issuer",
+            "opaque-wrong-iss".into(),
+            Some(active(json!({"iss": "https://evil.example.com/"}))),
+            Expect::Refused,
+        ),
+        (
+            "expired",
+            "opaque-expired".into(),
+            Some(active(json!({"exp": now - 600}))),
+            Expect::Refused,
+        ),
+        (
+            "not valid yet",
+            "opaque-nbf".into(),
+            Some(active(json!({"nbf": now + 600}))),
+            Expect::Refused,
+        ),
+        (
+            "issued in the future",
+            "opaque-iat".into(),
+            Some(active(json!({"iat": now + 600}))),
+            Expect::Refused,
+        ),
+        (
+            "no sub",
+            "opaque-no-sub".into(),
+            Some(active(json!({"sub": null}))),
+            Expect::Refused,
+        ),
+        (
+            "a refresh token",
+            "opaque-refresh".into(),
+            Some(active(json!({"token_type": "refresh_token"}))),
+            Expect::Refused,
+        ),
+        (
+            "active as a string",
+            "opaque-active-string".into(),
+            Some(active(json!({"active": "true"}))),
+            Expect::Refused,
+        ),
+    ];
+    for (_, token, answer, _) in &cases {
+        if let Some(answer) = answer {
+            endpoint.answer(token, answer.clone());
+        }
+    }
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mcp_url = format!("{base}/mcp");
+    let env = |url: &str, secret: &str| {
+        vec![
+            ("TASKS_ADDR", format!("127.0.0.1:{port}")),
+            ("MCP_RESOURCE_URL", mcp_url.clone()),
+            ("OIDC_ISSUER", issuer.clone()),
+            ("OIDC_AUDIENCE", RESOURCE.to_string()),
+            ("MCP_AUTH_INTROSPECTION_URL", url.to_string()),
+            (
+                "MCP_AUTH_INTROSPECTION_CLIENT_ID",
+                INTROSPECTION_CLIENT.to_string(),
+            ),
+            ("MCP_AUTH_INTROSPECTION_CLIENT_SECRET", secret.to_string()),
+        ]
+    };
+    let mut logs = Vec::new();
+    {
+        let mut server = ServerProcess::spawn(
+            &binary,
+            &project,
+            &env(&endpoint.url(), INTROSPECTION_SECRET),
+            workspace.path().join("server.log"),
+        );
+        server
+            .wait_healthy(&format!("{base}/health"), Duration::from_secs(30))
+            .await;
+        let raw = RawMcp::new(&mcp_url);
+        for (name, token, _, expect) in &cases {
+            failures.extend(
+                expect_reply(&raw, &format!("introspection: {name}"), token, *expect).await,
+            );
+        }
+
+        // Remembered: every request above with an accepted token asked the
+        // endpoint once; a refused token is asked about each time.
+        for (name, token, _, expect) in &cases {
+            let calls = endpoint.calls_for(token);
+            if *expect != Expect::Refused && calls != 1 {
+                failures.push(format!(
+                    "introspection: {name}: the endpoint was asked {calls} times, expected once (then remembered)"
+                ));
+            }
+        }
+        let inactive = "opaque-inactive";
+        let before = endpoint.calls_for(inactive);
+        let _ = raw.send(Some(inactive), None, &initialize_body(1)).await;
+        if endpoint.calls_for(inactive) != before + 1 {
+            failures.push("introspection: a refused token was not asked about again".into());
+        }
+
+        // Faults of the endpoint: 401, never a pass, and nothing remembered.
+        endpoint.answer("opaque-fault", active(json!({})));
+        for (what, mode) in [
+            (
+                "status 500",
+                AnswerMode::Status(StatusCode::INTERNAL_SERVER_ERROR),
+            ),
+            (
+                "an HTML page",
+                AnswerMode::Body {
+                    content_type: "text/html",
+                    body: "<html>maintenance</html>",
+                },
+            ),
+            (
+                "JSON without `active`",
+                AnswerMode::Body {
+                    content_type: "application/json",
+                    body: r#"{"sub": "alice", "scope": "write:tasks"}"#,
+                },
+            ),
+            (
+                "no answer within the timeout",
+                AnswerMode::Slow(Duration::from_secs(8)),
+            ),
+        ] {
+            endpoint.set_mode(mode);
+            let started = std::time::Instant::now();
+            let reply = raw
+                .send(Some("opaque-fault"), None, &initialize_body(1))
+                .await;
+            if reply.status != StatusCode::UNAUTHORIZED || !reply.mentions("invalid_token") {
+                failures.push(format!(
+                    "introspection: endpoint answers {what}: expected 401 invalid_token, got\n{}",
+                    reply.describe()
+                ));
+            }
+            if started.elapsed() > Duration::from_secs(7) {
+                failures.push(format!(
+                    "introspection: endpoint answers {what}: the server waited {:?}",
+                    started.elapsed()
+                ));
+            }
+        }
+        endpoint.set_mode(AnswerMode::Normal);
+        failures.extend(
+            expect_reply(
+                &raw,
+                "introspection: after the faults",
+                "opaque-fault",
+                Expect::Writes,
+            )
+            .await,
+        );
+
+        for received in endpoint.received() {
+            if received.content_type.as_deref() != Some("application/x-www-form-urlencoded")
+                || received.field("token_type_hint") != Some("access_token")
+                || !received.authenticated
+            {
+                failures.push(format!(
+                    "introspection: the endpoint got an unexpected request: {received:?}"
+                ));
+                break;
+            }
+        }
+        let metadata = reqwest::get(format!("{base}/.well-known/oauth-protected-resource/mcp"))
+            .await
+            .expect("GET the metadata")
+            .json::<Value>()
+            .await
+            .expect("metadata JSON");
+        if metadata["authorization_servers"] != json!([issuer]) {
+            failures.push(format!(
+                "introspection: authorization_servers is not the issuer: {metadata}"
+            ));
+        }
+        logs.push(server.log());
+    }
+
+    // The issuer refuses this server's credentials, or is not there at all.
+    let dead = format!("http://127.0.0.1:{}/introspect", free_port());
+    for (what, url, secret, logged) in [
+        (
+            "wrong client credentials",
+            endpoint.url(),
+            "not-the-secret",
+            "refused this server's credentials",
+        ),
+        (
+            "endpoint down",
+            dead,
+            INTROSPECTION_SECRET,
+            "cannot introspect a token",
+        ),
+    ] {
+        let mut server = ServerProcess::spawn(
+            &binary,
+            &project,
+            &env(&url, secret),
+            workspace.path().join(format!("{what}.log")),
+        );
+        server
+            .wait_healthy(&format!("{base}/health"), Duration::from_secs(30))
+            .await;
+        let raw = RawMcp::new(&mcp_url);
+        failures.extend(
+            expect_reply(
+                &raw,
+                &format!("introspection, {what}"),
+                "opaque-write-1",
+                Expect::Refused,
+            )
+            .await,
+        );
+        let log = server.log();
+        if !log.contains(logged) {
+            failures.push(format!(
+                "introspection, {what}: the log does not say `{logged}`:\n{log}"
+            ));
+        }
+        logs.push(log);
+    }
+    for log in &logs {
+        for (name, token, _, _) in &cases {
+            if log.contains(token.as_str()) {
+                failures.push(format!(
+                    "introspection: the token of `{name}` is in a server log"
+                ));
+            }
+        }
+    }
+    failures.extend(tokio::task::block_in_place(|| {
+        introspection_settings_are_required(&binary, &project, &env(&endpoint.url(), "x"))
+    }));
+
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n\n{}\n\n--- server logs ---\n{}",
+        failures.len(),
+        failures.join("\n\n"),
+        logs.join("\n---\n")
+    );
+}
+
+/// Sends `initialize` with `token` and checks the answer; an accepted token
+/// then calls `create-task` on its session (200, or 403 naming the scope).
+async fn expect_reply(raw: &RawMcp, what: &str, token: &str, expect: Expect) -> Vec<String> {
+    let mut failures = Vec::new();
+    let reply = raw.send(Some(token), None, &initialize_body(1)).await;
+    if expect == Expect::Refused {
+        if reply.status != StatusCode::UNAUTHORIZED
+            || reply.challenge().param("error") != Some("invalid_token")
+        {
+            failures.push(format!(
+                "{what}: expected 401 invalid_token, got\n{}",
+                reply.describe()
+            ));
+        }
+        return failures;
+    }
+    if reply.status != StatusCode::OK {
+        failures.push(format!("{what}: expected 200, got\n{}", reply.describe()));
+        return failures;
+    }
+    let session = raw.open_session(token).await;
+    let call = tools_call_body(2, "create-task", json!({ "title": "from e2e" }));
+    let reply = raw.send(Some(token), Some(&session), &call).await;
+    match expect {
+        Expect::Writes
+            if reply.status != StatusCode::OK || reply.json_rpc().get("result").is_none() =>
+        {
+            failures.push(format!(
+                "{what}: tools/call create-task: expected a result, got\n{}",
+                reply.describe()
+            ));
+        }
+        Expect::ReadsOnly
+            if reply.status != StatusCode::FORBIDDEN
+                || reply.challenge().param("error") != Some("insufficient_scope")
+                || reply.challenge().param("scope") != Some("write:tasks") =>
+        {
+            failures.push(format!(
+                "{what}: tools/call create-task: expected 403 insufficient_scope, got\n{}",
+                reply.describe()
+            ));
+        }
+        _ => {}
+    }
+    failures
+}
+
+/// What add-auth wrote for introspection: the endpoint in `.env`, empty
+/// credentials for the user to fill in, the names in `.env.example`, the
+/// format and endpoint (never a secret) in the state; a re-run without
+/// flags is up to date.
+fn introspection_settings_are_written(project: &Path, url: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    let read = |file: &str| fs::read_to_string(project.join(file)).unwrap_or_default();
+    let dotenv = read(".env");
+    for line in [
+        format!("MCP_AUTH_INTROSPECTION_URL={url}"),
+        "MCP_AUTH_INTROSPECTION_CLIENT_ID=".into(),
+        "MCP_AUTH_INTROSPECTION_CLIENT_SECRET=".into(),
+    ] {
+        if !dotenv.lines().any(|have| have == line) {
+            failures.push(format!("introspection: `.env` has no `{line}`:\n{dotenv}"));
+        }
+    }
+    let example = read(".env.example");
+    for name in [
+        "MCP_AUTH_INTROSPECTION_URL",
+        "MCP_AUTH_INTROSPECTION_CLIENT_ID",
+        "MCP_AUTH_INTROSPECTION_CLIENT_SECRET",
+    ] {
+        if !example.lines().any(|line| line == format!("{name}=")) {
+            failures.push(format!(
+                "introspection: `.env.example` has no empty `{name}=`:\n{example}"
+            ));
+        }
+    }
+    let state: Value = serde_json::from_str(&read("mcp-builder.json")).unwrap_or_default();
+    if state["auth"]["token_format"] != "introspection" || state["auth"]["introspection_url"] != url
+    {
+        failures.push(format!(
+            "introspection: the state does not record the format and endpoint:\n{state:#}"
+        ));
+    }
+    if !project.join("src/auth/introspection.rs").exists() {
+        failures.push("introspection: no `src/auth/introspection.rs`".into());
+    }
+    failures.extend(stale_after_rerun(project, "introspection"));
+    failures
+}
+
+/// Without its credentials, or with an endpoint over plain HTTP off
+/// loopback, the server does not start: exit 1, naming the variable.
+fn introspection_settings_are_required(
+    binary: &Path,
+    project: &Path,
+    env: &[(&'static str, String)],
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    let cases = [
+        ("MCP_AUTH_INTROSPECTION_CLIENT_SECRET", None),
+        ("MCP_AUTH_INTROSPECTION_CLIENT_ID", None),
+        (
+            "MCP_AUTH_INTROSPECTION_URL",
+            Some("http://issuer.example.com/introspect"),
+        ),
+    ];
+    for (var, value) in cases {
+        let mut command = std::process::Command::new(binary);
+        command
+            .current_dir(project)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (name, set) in env {
+            if *name != var {
+                command.env(name, set);
+            }
+        }
+        match value {
+            Some(value) => command.env(var, value),
+            None => command.env_remove(var),
+        };
+        let (status, stderr) = exit_of(command);
+        if status != Some(1) || !stderr.contains(var) {
+            failures.push(format!(
+                "introspection, {var} {value:?}: expected exit 1 naming it, got {status:?}:\n{stderr}"
+            ));
+        }
+    }
+    failures
 }
 
 // ---------------------------------------------------------------------------
@@ -1004,6 +1517,90 @@ fn bad_provider_inputs_are_usage_errors_that_change_nothing() {
             ],
             "`SUPABASE_URL` already holds another setting",
         ),
+        (
+            &[
+                "--provider",
+                "oidc",
+                "--issuer",
+                "https://id.example.com/",
+                "--audience",
+                RESOURCE,
+                "--token-format",
+                "introspection",
+            ],
+            "missing required values: --introspection-url",
+        ),
+        (
+            &[
+                "--provider",
+                "oidc",
+                "--issuer",
+                "https://id.example.com/",
+                "--audience",
+                RESOURCE,
+                "--token-format",
+                "introspection",
+                "--introspection-url",
+                "http://id.example.com/introspect",
+            ],
+            "--introspection-url: `http://id.example.com/introspect` uses http:// for a host that is not loopback",
+        ),
+        (
+            &[
+                "--provider",
+                "oidc",
+                "--issuer",
+                "https://id.example.com/",
+                "--audience",
+                RESOURCE,
+                "--token-format",
+                "introspection",
+                "--introspection-url",
+                "id.example.com/introspect",
+            ],
+            "--introspection-url: `id.example.com/introspect` is not an absolute URL",
+        ),
+        (
+            &[
+                "--provider",
+                "oidc",
+                "--issuer",
+                "https://id.example.com/",
+                "--audience",
+                RESOURCE,
+                "--token-format",
+                "paseto",
+            ],
+            "--token-format: unknown token format `paseto`",
+        ),
+        (
+            &[
+                "--provider",
+                "oidc",
+                "--issuer",
+                "https://id.example.com/",
+                "--audience",
+                RESOURCE,
+                "--introspection-url",
+                "https://id.example.com/introspect",
+            ],
+            "--introspection-url applies only to --token-format introspection",
+        ),
+        (
+            &[
+                "--provider",
+                "supabase",
+                "--project-ref",
+                "abcdefghijklmnopqrst",
+                "--resource-url",
+                RESOURCE,
+                "--token-format",
+                "introspection",
+                "--introspection-url",
+                "https://abcdefghijklmnopqrst.supabase.co/introspect",
+            ],
+            "--token-format introspection does not apply to --provider supabase",
+        ),
     ];
     for (args, expected) in cases {
         let output = assert_cmd::Command::cargo_bin("mcp-builder")
@@ -1105,6 +1702,30 @@ fn dry_runs_write_each_providers_settings() {
                 "(\"token_use\", \"access\")",
             ],
         ),
+        (
+            &[
+                "--provider",
+                "keycloak",
+                "--issuer",
+                "https://kc.example.com/realms/r",
+                "--audience",
+                "tasks-api",
+                "--resource-url",
+                RESOURCE,
+                "--token-format",
+                "introspection",
+                "--introspection-url",
+                "https://kc.example.com/realms/r/protocol/openid-connect/token/introspect",
+            ],
+            &[
+                "+MCP_AUTH_INTROSPECTION_URL=https://kc.example.com/realms/r/protocol/openid-connect/token/introspect\n",
+                "+MCP_AUTH_INTROSPECTION_CLIENT_SECRET=\n",
+                "\"token_format\": \"introspection\"",
+                "+++ b/src/auth/introspection.rs",
+                "SCOPE_CLAIMS: &[&str] = &[\"scope\"]",
+                "ROLES_CLAIM: Option<&str> = Some(\"realm_access.roles\")",
+            ],
+        ),
     ];
     for (args, expected) in cases {
         let output = assert_cmd::Command::cargo_bin("mcp-builder")
@@ -1131,4 +1752,44 @@ fn dry_runs_write_each_providers_settings() {
         }
         assert!(tree(dir.path()) == before, "a dry run changed the project");
     }
+}
+
+/// Runs a server that should refuse to start: its exit code (`None` if it
+/// was still running after 30 s, then killed) and its stderr.
+fn exit_of(mut command: std::process::Command) -> (Option<i32>, String) {
+    let mut child = command.spawn().expect("start the server");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll the server") {
+            break Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let output = child.wait_with_output().expect("server output");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (status.and_then(|status| status.code()), stderr)
+}
+
+/// Why `add-auth --check` with no flags says `project` is not up to date,
+/// if it does: a re-run must find everything it needs in the state.
+fn stale_after_rerun(project: &Path, id: &str) -> Option<String> {
+    let check = assert_cmd::Command::cargo_bin("mcp-builder")
+        .unwrap()
+        .args(["add-auth", "--check", "--yes", "--path"])
+        .arg(project)
+        .write_stdin("")
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("run mcp-builder add-auth --check");
+    (!check.status.success()).then(|| {
+        format!(
+            "{id}: a re-run without flags is not up to date:\n{}",
+            String::from_utf8_lossy(&check.stderr)
+        )
+    })
 }

@@ -469,6 +469,8 @@ fn help_documents_every_flag_and_the_ci_form() {
         "--dry-run",
         "--check",
         "--force",
+        "--token-format",
+        "--introspection-url",
     ] {
         assert!(
             help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
@@ -498,6 +500,44 @@ fn changed_scope_flags() -> Vec<&'static str> {
         .collect();
     flags.extend(["--resource-url", "https://tasks.example.com/mcp"]);
     flags
+}
+
+/// The dialog does not ask for the token format: a re-run in a terminal of
+/// a project whose tokens are introspected keeps them so (nothing to do).
+#[test]
+fn a_dialog_rerun_keeps_the_recorded_token_format() {
+    let answers = [
+        "--provider",
+        "oidc",
+        "--issuer",
+        "https://id.example.com/",
+        "--audience",
+        "https://tasks.example.com/mcp",
+        "--resource-url",
+        "https://tasks.example.com/mcp",
+        "--scopes",
+        "read:tasks,write:tasks,delete:tasks",
+        "--tool-scope",
+        "search-tasks=read:tasks",
+        "--tool-scope",
+        "create-task=write:tasks",
+        "--tool-scope",
+        "delete-task=delete:tasks",
+    ];
+    let opaque = [
+        "--token-format",
+        "introspection",
+        "--introspection-url",
+        "https://id.example.com/introspect",
+        "--yes",
+    ];
+    let dir = flag_run(|_| {}, &[&answers[..], &opaque[..]].concat());
+    let before = tree(dir.path());
+    let mut dialog = Dialog::start(dir.path(), &answers);
+    dialog.expect("nothing to do");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+    assert!(tree(dir.path()) == before, "{transcript}");
 }
 
 /// A protected copy whose generated `policy.rs` the user then edited.

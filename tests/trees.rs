@@ -363,3 +363,5 @@ case!(cargo_layouts);
 case!(cargo_layouts_removed);
 case!(preexisting_settings_kept);
 case!(rerun_then_remove);
+case!(token_format_switch);
+case!(token_format_switch_edited);

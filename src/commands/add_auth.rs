@@ -44,6 +44,8 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         roles_claim: args.roles_claim,
         client_ids: args.client_ids,
         jwt_secret_env: args.supabase_jwt_secret_env,
+        token_format: args.token_format,
+        introspection_url: args.introspection_url,
     }
     .answers()?;
     let from_file = match &args.answers {

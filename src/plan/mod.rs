@@ -24,6 +24,9 @@ pub use state::STATE_FILE;
 /// What the generated module needs, beyond what an rmcp server already has.
 pub const DEPENDENCIES: &[Dependency] = &[
     dep("axum", "0.8", true, &[]),
+    // The verified-token cache's HMAC keys; already built for jsonwebtoken's
+    // `aws_lc_rs` backend, so it costs no extra compilation.
+    dep("aws-lc-rs", "1", true, &[]),
     dep("dotenvy", "0.15", true, &[]),
     // Exactly one crypto backend; aws-lc is the one reqwest's rustls uses too.
     dep("jsonwebtoken", "11", false, &["aws_lc_rs"]),
@@ -31,6 +34,9 @@ pub const DEPENDENCIES: &[Dependency] = &[
     dep("serde", "1", true, &["derive"]),
     dep("serde_json", "1", true, &[]),
     dep("tokio", "1", true, &["sync", "time"]),
+    // The `Service` trait the protected MCP endpoint implements; part of
+    // axum already.
+    dep("tower-service", "0.3", true, &[]),
     dep("tracing", "0.1", true, &[]),
 ];
 
@@ -186,6 +192,30 @@ pub fn plan(
         generated.insert(key, json!(sha256(&contents)));
         changes.push(FileChange { path, action });
     }
+    // Files an earlier run generated that this one does not (such as
+    // `introspection.rs` after a switch back to JWTs): deleted when they are
+    // as generated, kept and still recorded when the user changed them.
+    let module_prefix = format!("{}/", slash_path(&module_dir));
+    for (key, hash) in &recorded {
+        if generated.contains_key(key) || !key.starts_with(&module_prefix) {
+            continue;
+        }
+        let path = PathBuf::from(key);
+        let Some(current) = read(&path)? else {
+            continue;
+        };
+        if &sha256(&current) == hash {
+            changes.push(FileChange {
+                path,
+                action: FileAction::Delete { before: current },
+            });
+        } else {
+            warnings.push(format!(
+                "`{key}` is no longer generated, but you changed it, so it is kept; the module no longer declares it"
+            ));
+            generated.insert(key.clone(), json!(hash));
+        }
+    }
 
     // The wiring: the router's file and the crate root (maybe the same file).
     let mount = &project.mount;
@@ -271,6 +301,13 @@ pub fn plan(
         resolved.provider.shared_secret_warning,
     ) {
         warnings.push(warning.to_string());
+    }
+    if let Some(url) = resolved.options.introspection() {
+        warnings.push(format!(
+            "tokens are opaque and checked at {url} (RFC 7662); set `{}` and `{}` (this server's client credentials there) in `.env` or the environment: the server does not start without them",
+            crate::resolve::INTROSPECTION_CLIENT_ID_VAR,
+            crate::resolve::INTROSPECTION_CLIENT_SECRET_VAR,
+        ));
     }
     let mut env_record = serde_json::Map::new();
     let mut created = Vec::new();
@@ -359,6 +396,10 @@ pub fn auth_state(resolved: &Resolved) -> Value {
         ("roles_claim", &options.roles_claim),
         // The variable's name only: the secret is read at start-up.
         ("jwt_secret_env", &options.jwt_secret_env),
+        // Only `introspection` is recorded (`jwt` is the default); the
+        // credentials for the endpoint are read at start-up, never stored.
+        ("token_format", &options.token_format),
+        ("introspection_url", &options.introspection_url),
     ] {
         if let Some(value) = value {
             auth[key] = json!(value);

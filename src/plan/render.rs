@@ -23,7 +23,8 @@ macro_rules! template {
     };
 }
 
-/// The module's files: (file name inside `auth/`, template).
+/// The module's files: (file name inside `auth/`, template). Files in
+/// [`ONLY_FOR_INTROSPECTION`] exist only in projects whose tokens are opaque.
 const TEMPLATES: &[(&str, &str)] = &[
     template!("mod.rs"),
     template!("audit.rs"),
@@ -32,6 +33,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("config.rs"),
     template!("cors.rs"),
     template!("discovery.rs"),
+    template!("introspection.rs"),
     template!("jwks.rs"),
     template!("metadata.rs"),
     template!("middleware.rs"),
@@ -39,6 +41,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("provider.rs"),
     template!("verify.rs"),
 ];
+
+/// The files written only for `--token-format introspection`.
+const ONLY_FOR_INTROSPECTION: &[&str] = &["introspection.rs"];
 
 /// rustfmt's default widths: `max_width`, `array_width`, `fn_call_width`
 /// (also used for tuples) and `short_array_element_width_threshold`.
@@ -64,10 +69,17 @@ pub fn auth_module(
         .collect();
     let provider = resolved.provider;
     let options = &resolved.options;
-    let scope_claims: Vec<String> = match &options.scope_claim {
+    let introspection = options.introspection().is_some();
+    let mut scope_claims: Vec<String> = match &options.scope_claim {
         Some(claim) => vec![rust_str(claim)],
         None => provider.scope_claims.iter().map(|c| rust_str(c)).collect(),
     };
+    // An introspection answer carries the token's scopes in `scope` (RFC
+    // 7662 section 2.2), whatever the provider's JWTs use.
+    let scope = rust_str("scope");
+    if introspection && !scope_claims.contains(&scope) {
+        scope_claims.insert(0, scope);
+    }
     let roles_claim = options.roles_claim.as_deref().or(provider.roles_claim);
     let required_claims: Vec<String> = provider
         .required_claims
@@ -104,6 +116,10 @@ pub fn auth_module(
                 .as_ref()
                 .and(provider.shared_secret_warning),
         ),
+        // Opaque tokens, checked at the issuer's RFC 7662 endpoint: the
+        // sections of `mod.rs`, `config.rs` and `verify.rs` that use
+        // `introspection.rs`, which exists only then.
+        "introspection": introspection,
         "setup_hint": str_const("SETUP_HINT", provider.setup_hint),
         "jwks_path": option_const("JWKS_PATH", provider.jwks_path),
         "scope_claims": rust_const("SCOPE_CLAIMS", "&[&str]", &scope_claims),
@@ -117,6 +133,7 @@ pub fn auth_module(
 
     TEMPLATES
         .iter()
+        .filter(|(name, _)| introspection || !ONLY_FOR_INTROSPECTION.contains(name))
         .map(|(name, template)| {
             let rendered = handlebars
                 .render_template(template, &data)
@@ -365,11 +382,17 @@ mod tests {
             },
             ..example()
         };
+        let opaque = [&crate::providers::OIDC, &crate::providers::OKTA].map(|provider| Resolved {
+            provider,
+            options: introspection_options(),
+            ..example()
+        });
         for case in cases
             .iter()
             .cloned()
             .chain(providers)
             .chain([with_options, legacy])
+            .chain(opaque)
         {
             for (name, source) in auth_module(&case, "/mcp").unwrap() {
                 assert_eq!(
@@ -454,6 +477,56 @@ mod tests {
             auth_module(&auth0, "/mcp").unwrap(),
             auth_module(&example(), "/mcp").unwrap()
         );
+    }
+
+    fn introspection_options() -> ProviderOptions {
+        ProviderOptions {
+            token_format: Some("introspection".into()),
+            introspection_url: Some("https://id.example.com/oauth2/introspect".into()),
+            ..ProviderOptions::default()
+        }
+    }
+
+    /// Opaque tokens: `introspection.rs` exists, `mod.rs`, `config.rs` and
+    /// `verify.rs` gain the sections that use it, and `provider.rs` reads
+    /// `scope` too (RFC 7662's member); one snapshot per file that differs
+    /// from the JWT project of the same provider.
+    #[test]
+    fn rendered_files_for_opaque_tokens() {
+        let opaque = Resolved {
+            provider: &crate::providers::OKTA,
+            options: introspection_options(),
+            ..example()
+        };
+        let module = auth_module(&opaque, "/mcp").unwrap();
+        let jwt = auth_module(
+            &Resolved {
+                provider: &crate::providers::OKTA,
+                ..example()
+            },
+            "/mcp",
+        )
+        .unwrap();
+        let differing: Vec<&str> = module
+            .keys()
+            .copied()
+            .filter(|name| jwt.get(name) != Some(&module[name]))
+            .collect();
+        assert_eq!(
+            differing,
+            [
+                "config.rs",
+                "introspection.rs",
+                "mod.rs",
+                "provider.rs",
+                "verify.rs"
+            ]
+        );
+        for name in differing {
+            insta::assert_snapshot!(format!("introspection-{name}"), module[name]);
+        }
+        assert!(!jwt.contains_key("introspection.rs"));
+        assert!(!jwt["mod.rs"].contains("introspection"));
     }
 
     #[test]

@@ -264,6 +264,7 @@ mod tests {
             issuer: "https://tenant.auth0.com/".into(),
             audience: "https://api.example.com/mcp".into(),
             jwks_url: "https://tenant.auth0.com/.well-known/jwks.json".into(),
+            introspection_url: None,
             token_url: None,
             default_token_url: "https://tenant.auth0.com/oauth/token".into(),
             leeway_secs: 60,

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::{
     plan::{STATE_FILE, state},
     providers::{self, Provider},
-    resolve::{UsageError, dotenv},
+    resolve::{INTROSPECTION_URL_VAR, UsageError, dotenv},
 };
 
 /// Settings of one project, resolved.
@@ -23,8 +23,13 @@ pub struct Settings {
     /// The exact `iss` the server expects.
     pub issuer: String,
     pub audience: String,
-    /// Where the server gets its keys (`MCP_AUTH_JWKS_URL` or derived).
+    /// Where the server gets its keys (`MCP_AUTH_JWKS_URL` or derived);
+    /// empty when its tokens are opaque.
     pub jwks_url: String,
+    /// The RFC 7662 endpoint that judges the server's tokens, when they are
+    /// opaque (`--token-format introspection`): then no key set is used,
+    /// and this tool cannot judge a token itself.
+    pub introspection_url: Option<String>,
     /// Token endpoint override (`MCP_AUTH_TOKEN_URL`); otherwise discovered.
     pub token_url: Option<String>,
     /// The provider's token endpoint by its own pattern, if discovery fails.
@@ -113,15 +118,23 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
     let issuer = env
         .get("MCP_AUTH_ISSUER")
         .unwrap_or_else(|| provider.issuer_for(domain.trim()));
-    let jwks_url = env
-        .get("MCP_AUTH_JWKS_URL")
-        .or_else(|| provider.jwks_url_for(&issuer))
-        .with_context(|| {
-            format!(
-                "{} finds its key set by discovery, which auth test does not do yet\nhelp: set `MCP_AUTH_JWKS_URL` to the issuer's `jwks_uri`",
-                provider.name
-            )
-        })?;
+    let introspection_url = (text("token_format").as_deref() == Some("introspection")).then(|| {
+        env.get(INTROSPECTION_URL_VAR)
+            .or_else(|| text("introspection_url"))
+            .unwrap_or_else(|| format!("`{INTROSPECTION_URL_VAR}` (not set)"))
+    });
+    let jwks_url = match &introspection_url {
+        Some(_) => String::new(),
+        None => env
+            .get("MCP_AUTH_JWKS_URL")
+            .or_else(|| provider.jwks_url_for(&issuer))
+            .with_context(|| {
+                format!(
+                    "{} finds its key set by discovery, which auth test does not do yet\nhelp: set `MCP_AUTH_JWKS_URL` to the issuer's `jwks_uri`",
+                    provider.name
+                )
+            })?,
+    };
     let default_token_url = provider
         .token_url_format
         .map(|format| format.replace("{location}", domain.trim().trim_end_matches('/')))
@@ -175,6 +188,7 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
         issuer,
         audience,
         jwks_url,
+        introspection_url,
         token_url: env.get("MCP_AUTH_TOKEN_URL"),
         default_token_url,
         leeway_secs,

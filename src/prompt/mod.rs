@@ -134,7 +134,8 @@ fn check<T>(result: Result<T, Invalid>) -> Result<(), String> {
 
 /// Asks what `given` (flags and answers file) leaves open, pre-filled from
 /// `previous` (the state file), `env` (the project's `.env`) and the
-/// proposals. Returns `given` completed with the answers.
+/// proposals. Returns `given` completed with the answers, and with the
+/// provider options `previous` records when the provider stays the same.
 pub fn ask(
     project: &Project,
     given: &Answers,
@@ -305,7 +306,17 @@ pub fn ask(
     // 4. A scope for each tool.
     asked.tool_scopes = ask_tool_scopes(&term, &theme, project, &scopes, given, previous)?;
 
-    Ok(asked.or(given.clone()))
+    // What the dialog does not ask (provider options such as the token
+    // format) stays as the last run recorded it, for the same provider.
+    let mut answers = asked.or(given.clone());
+    let same_provider = previous
+        .provider
+        .as_ref()
+        .is_some_and(|recorded| recorded.value.trim() == provider.id);
+    if same_provider {
+        answers.options = answers.options.or(previous.options.clone());
+    }
+    Ok(answers)
 }
 
 /// Shows each open tool's pre-selected scopes and why, then lets the user

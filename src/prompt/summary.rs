@@ -41,6 +41,9 @@ pub fn render(project: &Project, resolved: &Resolved, plan: &Plan, force: bool) 
     if !resolved.options.client_ids.is_empty() {
         rows.push(("client ids", resolved.options.client_ids.join(", ")));
     }
+    if let Some(url) = resolved.options.introspection() {
+        rows.push(("tokens", format!("opaque, checked at {url} (RFC 7662)")));
+    }
     if let Some(url) = &resolved.resource_url {
         rows.push(("resource URL", url.clone()));
     }

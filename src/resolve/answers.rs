@@ -18,9 +18,10 @@
 //! ```
 //!
 //! Provider options take the keys `jwks_uri`, `scope_claim`, `roles_claim`,
-//! `client_ids` (a list) and `jwt_secret_env` (the NAME of the variable
-//! holding a Supabase legacy JWT secret); `domain` holds the provider's location (an
-//! Auth0 domain, an issuer URL, a Supabase project URL).
+//! `client_ids` (a list), `jwt_secret_env` (the NAME of the variable
+//! holding a Supabase legacy JWT secret), `token_format` (`jwt` or
+//! `introspection`) and `introspection_url`; `domain` holds the provider's
+//! location (an Auth0 domain, an issuer URL, a Supabase project URL).
 //!
 //! Values are checked later, by `resolve`; parsing here only rejects what is
 //! not this shape (unknown keys included, to catch typos).
@@ -141,6 +142,8 @@ impl Answers {
                 roles_claim: text("roles_claim").map(|given| given.value),
                 client_ids: auth.get("client_ids").and_then(list).unwrap_or_default(),
                 jwt_secret_env: text("jwt_secret_env").map(|given| given.value),
+                token_format: text("token_format").map(|given| given.value),
+                introspection_url: text("introspection_url").map(|given| given.value),
             },
         }
     }
@@ -162,6 +165,8 @@ struct AnswersFile {
     roles_claim: Option<String>,
     client_ids: Option<OneOrMany>,
     jwt_secret_env: Option<String>,
+    token_format: Option<String>,
+    introspection_url: Option<String>,
 }
 
 /// A list given as an array or as one comma-separated string.
@@ -240,6 +245,8 @@ pub fn parse(text: &str, format: Format) -> Result<Answers, String> {
                 .map(OneOrMany::into_list)
                 .unwrap_or_default(),
             jwt_secret_env: file.jwt_secret_env,
+            token_format: file.token_format,
+            introspection_url: file.introspection_url,
         },
     })
 }

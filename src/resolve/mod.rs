@@ -23,12 +23,19 @@ use std::{
 
 pub use answers::{Answers, Given, Source};
 use propose::propose_scope;
-use validate::Invalid;
+use validate::{Invalid, TokenFormat};
 
 use crate::{
     inspect::Project,
-    providers::{self, AudienceCheck, Provider},
+    providers::{self, AudienceCheck, Introspection, Provider},
 };
+
+/// The generated server's settings for opaque tokens (see the generated
+/// `config.rs`): the RFC 7662 endpoint and the client credentials it
+/// presents there.
+pub const INTROSPECTION_URL_VAR: &str = "MCP_AUTH_INTROSPECTION_URL";
+pub const INTROSPECTION_CLIENT_ID_VAR: &str = "MCP_AUTH_INTROSPECTION_CLIENT_ID";
+pub const INTROSPECTION_CLIENT_SECRET_VAR: &str = "MCP_AUTH_INTROSPECTION_CLIENT_SECRET";
 
 /// What the user passed as flags, as given (not yet checked).
 #[derive(Debug, Default, Clone)]
@@ -53,6 +60,10 @@ pub struct Inputs {
     pub client_ids: Vec<String>,
     /// `--supabase-jwt-secret-env`: the variable holding a legacy HS256 secret.
     pub jwt_secret_env: Option<String>,
+    /// `--token-format`: `jwt` (the default) or `introspection`.
+    pub token_format: Option<String>,
+    /// `--introspection-url`: the issuer's RFC 7662 endpoint.
+    pub introspection_url: Option<String>,
 }
 
 /// Provider options: where keys, scopes and roles are when the provider's
@@ -70,6 +81,14 @@ pub struct ProviderOptions {
     /// The NAME of the environment variable holding the legacy shared secret
     /// (HS256) of providers that have one; the secret itself is never stored.
     pub jwt_secret_env: Option<String>,
+    /// How tokens are checked: `jwt` or `introspection` as given; once
+    /// resolved, `Some("introspection")` or `None` (JWTs, the default).
+    pub token_format: Option<String>,
+    /// The RFC 7662 endpoint that judges opaque tokens; once resolved, set
+    /// exactly when the token format is `introspection`. The credentials
+    /// the server presents there are read from its environment at start-up
+    /// and never stored.
+    pub introspection_url: Option<String>,
 }
 
 impl ProviderOptions {
@@ -85,7 +104,27 @@ impl ProviderOptions {
                 self.client_ids
             },
             jwt_secret_env: self.jwt_secret_env.or(lower.jwt_secret_env),
+            // A layer that asks for another token format leaves a lower
+            // layer's endpoint behind (`--token-format jwt` over a recorded
+            // introspection project).
+            introspection_url: match &self.token_format {
+                Some(format)
+                    if validate::token_format(format) != Ok(TokenFormat::Introspection) =>
+                {
+                    self.introspection_url
+                }
+                _ => self.introspection_url.or(lower.introspection_url),
+            },
+            token_format: self.token_format.or(lower.token_format),
         }
+    }
+
+    /// The introspection endpoint, when tokens are opaque and introspected
+    /// (resolved options only).
+    pub fn introspection(&self) -> Option<&str> {
+        self.introspection_url
+            .as_deref()
+            .filter(|_| self.token_format.as_deref() == Some(TokenFormat::Introspection.id()))
     }
 }
 
@@ -128,6 +167,8 @@ impl Inputs {
                     .flat_map(|ids| validate::split_list(ids))
                     .collect(),
                 jwt_secret_env: self.jwt_secret_env.clone(),
+                token_format: self.token_format.clone(),
+                introspection_url: self.introspection_url.clone(),
             },
         })
     }
@@ -169,6 +210,12 @@ impl Inputs {
                     "--supabase-jwt-secret-env does not apply to --provider {}: its tokens are verified with the issuer's public keys only\nhelp: leave --supabase-jwt-secret-env out",
                     provider.id
                 )));
+            }
+            if let (Introspection::Unsupported(why), Some(format)) =
+                (provider.introspection, &self.token_format)
+                && validate::token_format(format) == Ok(TokenFormat::Introspection)
+            {
+                return Err(introspection_refused(provider, why));
             }
             if self.audience.is_some() && !provider.takes_audience() {
                 return Err(usage(format!(
@@ -240,6 +287,17 @@ impl Resolved {
         // existing value in `.env` is kept.
         if let Some(name) = &self.options.jwt_secret_env {
             entries.push((name.as_str(), String::new(), String::new()));
+        }
+        // Opaque tokens: the endpoint, and the credentials this server
+        // presents there, which the user sets (never written here).
+        if let Some(url) = self.options.introspection() {
+            entries.push((INTROSPECTION_URL_VAR, url.to_string(), String::new()));
+            entries.push((INTROSPECTION_CLIENT_ID_VAR, String::new(), String::new()));
+            entries.push((
+                INTROSPECTION_CLIENT_SECRET_VAR,
+                String::new(),
+                String::new(),
+            ));
         }
         if !self.options.client_ids.is_empty() || provider.client_ids_required {
             entries.push((
@@ -371,6 +429,7 @@ pub fn resolve(project: &Project, answers: &Answers, yes: bool) -> anyhow::Resul
         (Some(_), None) => options.jwt_secret_env = None,
         (None, _) => {}
     }
+    check_introspection(provider, &mut options)?;
     let (scopes, scopes_name) = match &answers.scopes {
         Some(given) => (
             validate::scopes(&given.value)
@@ -393,6 +452,36 @@ pub fn resolve(project: &Project, answers: &Answers, yes: bool) -> anyhow::Resul
         tool_scopes,
         options,
     })
+}
+
+/// Opaque tokens: the provider must have an introspection endpoint, and
+/// its URL must be given. `jwt` is the default and is not recorded.
+fn check_introspection(provider: &Provider, options: &mut ProviderOptions) -> anyhow::Result<()> {
+    if options.token_format.as_deref() != Some(TokenFormat::Introspection.id()) {
+        if options.introspection_url.is_some() {
+            return Err(usage(
+                "--introspection-url applies only to --token-format introspection\nhelp: add --token-format introspection, or leave --introspection-url out",
+            ));
+        }
+        options.token_format = None;
+        return Ok(());
+    }
+    if let Introspection::Unsupported(why) = provider.introspection {
+        return Err(introspection_refused(provider, why));
+    }
+    if options.introspection_url.is_none() {
+        return Err(usage(
+            "missing required values: --introspection-url\nhelp: with --token-format introspection, give the issuer's RFC 7662 token introspection endpoint, e.g. --introspection-url https://issuer.example.com/oauth2/introspect",
+        ));
+    }
+    Ok(())
+}
+
+fn introspection_refused(provider: &Provider, why: &str) -> anyhow::Error {
+    usage(format!(
+        "--token-format introspection does not apply to --provider {}: {why}\nhelp: leave --token-format out (JWTs verified with the issuer's keys), or use --provider oidc with an issuer that has an introspection endpoint",
+        provider.id
+    ))
 }
 
 fn resolve_options(given: &ProviderOptions) -> anyhow::Result<ProviderOptions> {
@@ -427,6 +516,22 @@ fn resolve_options(given: &ProviderOptions) -> anyhow::Result<ProviderOptions> {
             .map(|name| {
                 validate::env_var_name(name)
                     .map_err(|invalid| refused("--supabase-jwt-secret-env", invalid))
+            })
+            .transpose()?,
+        token_format: given
+            .token_format
+            .as_deref()
+            .map(|format| {
+                validate::token_format(format)
+                    .map(|format| format.id().to_string())
+                    .map_err(|invalid| refused("--token-format", invalid))
+            })
+            .transpose()?,
+        introspection_url: given
+            .introspection_url
+            .as_deref()
+            .map(|url| {
+                validate::endpoint(url).map_err(|invalid| refused("--introspection-url", invalid))
             })
             .transpose()?,
     })
@@ -759,6 +864,148 @@ mod tests {
         let resolved = resolve(&project, &answers, true).unwrap();
         assert_eq!(resolved.tool_scopes["search-tasks"], ["read:tasks"]);
         assert!(!resolved.tool_scopes.contains_key("gone"));
+    }
+
+    /// `--token-format introspection` with `--provider oidc`, the issuer
+    /// and the endpoint, plus `extra` flags.
+    fn opaque(extra: Inputs) -> anyhow::Result<Answers> {
+        Inputs {
+            provider: Some("oidc".into()),
+            issuer: Some("https://id.example.com/".into()),
+            audience: Some("api://tasks".into()),
+            resource_url: Some("https://tasks.example.com/mcp".into()),
+            scopes: Some(validate::split_list("read:tasks,write:tasks,delete:tasks")),
+            ..extra
+        }
+        .answers()
+    }
+
+    #[test]
+    fn opaque_tokens_need_an_introspection_endpoint_that_is_recorded() {
+        let project = tasks_project();
+        let answers = opaque(Inputs {
+            token_format: Some(" Introspection ".into()),
+            introspection_url: Some("HTTPS://ID.example.com/oauth2/introspect/".into()),
+            ..Inputs::default()
+        })
+        .unwrap();
+        let resolved = resolve(&project, &answers, true).unwrap();
+        assert_eq!(
+            resolved.options.introspection(),
+            Some("https://id.example.com/oauth2/introspect/")
+        );
+        let state = crate::plan::auth_state(&resolved);
+        assert_eq!(state["token_format"], "introspection");
+        // A re-run without flags keeps it; `--token-format jwt` drops the
+        // recorded endpoint with it.
+        let previous = Answers::from_state(Some(&state));
+        let again = resolve(&project, &Answers::default().or(previous.clone()), true).unwrap();
+        assert_eq!(again, resolved);
+        let jwt = opaque(Inputs {
+            token_format: Some("jwt".into()),
+            ..Inputs::default()
+        })
+        .unwrap()
+        .or(previous);
+        let jwt = resolve(&project, &jwt, true).unwrap();
+        assert_eq!(jwt.options.introspection(), None);
+        assert_eq!(jwt.options.token_format, None);
+        assert!(crate::plan::auth_state(&jwt).get("token_format").is_none());
+
+        // The same from an answers file.
+        let file = parse(
+            "provider = \"okta\"\ndomain = \"https://id.example.com/oauth2/default\"\n\
+             audience = \"api://tasks\"\nresource_url = \"https://tasks.example.com/mcp\"\n\
+             token_format = \"introspection\"\nintrospection_url = \"https://id.example.com/oauth2/default/v1/introspect\"\n",
+            Format::Toml,
+        )
+        .unwrap();
+        let resolved = resolve(&project, &file, true).unwrap();
+        assert_eq!(
+            resolved.options.introspection(),
+            Some("https://id.example.com/oauth2/default/v1/introspect")
+        );
+        let keys: Vec<&str> = resolved
+            .env_entries()
+            .iter()
+            .map(|(key, ..)| *key)
+            .collect();
+        assert!(keys.contains(&INTROSPECTION_URL_VAR), "{keys:?}");
+        assert!(keys.contains(&INTROSPECTION_CLIENT_SECRET_VAR), "{keys:?}");
+    }
+
+    #[test]
+    fn bad_token_format_settings_are_usage_errors() {
+        let project = tasks_project();
+        let url = || Some("https://id.example.com/introspect".to_string());
+        let cases: Vec<(Inputs, &str)> = vec![
+            (
+                Inputs {
+                    token_format: Some("introspection".into()),
+                    ..Inputs::default()
+                },
+                "missing required values: --introspection-url\n",
+            ),
+            (
+                Inputs {
+                    token_format: Some("paseto".into()),
+                    introspection_url: url(),
+                    ..Inputs::default()
+                },
+                "--token-format: unknown token format `paseto`\n",
+            ),
+            (
+                Inputs {
+                    introspection_url: url(),
+                    ..Inputs::default()
+                },
+                "--introspection-url applies only to --token-format introspection\n",
+            ),
+            (
+                Inputs {
+                    token_format: Some("introspection".into()),
+                    introspection_url: Some("http://id.example.com/introspect".into()),
+                    ..Inputs::default()
+                },
+                "--introspection-url: `http://id.example.com/introspect` uses http:// for a host that is not loopback",
+            ),
+            (
+                Inputs {
+                    token_format: Some("introspection".into()),
+                    introspection_url: Some("id.example.com/introspect".into()),
+                    ..Inputs::default()
+                },
+                "--introspection-url: `id.example.com/introspect` is not an absolute URL",
+            ),
+        ];
+        for (inputs, expected) in cases {
+            let message = err(resolve(&project, &opaque(inputs).unwrap(), true));
+            assert!(message.starts_with(expected), "{message}");
+        }
+        // Providers without an introspection endpoint: at the flags already,
+        // and from an answers file.
+        let supabase = Inputs {
+            provider: Some("supabase".into()),
+            project_ref: Some("abcdefghij".into()),
+            token_format: Some("introspection".into()),
+            introspection_url: url(),
+            ..Inputs::default()
+        };
+        let message = supabase.answers().unwrap_err().to_string();
+        assert!(
+            message.starts_with("--token-format introspection does not apply to --provider supabase: Supabase Auth has no token introspection endpoint"),
+            "{message}"
+        );
+        let file = parse(
+            "provider = \"auth0\"\ndomain = \"x.auth0.com\"\naudience = \"https://tasks.example.com/mcp\"\n\
+             token_format = \"introspection\"\nintrospection_url = \"https://x.auth0.com/introspect\"\n",
+            Format::Toml,
+        )
+        .unwrap();
+        assert!(
+            err(resolve(&project, &file, true))
+                .starts_with("--token-format introspection does not apply to --provider auth0")
+        );
     }
 
     #[test]

@@ -113,6 +113,58 @@ pub fn url(value: &str) -> Result<String, Invalid> {
     ))
 }
 
+/// An endpoint URL as [`url`] checks it, keeping a trailing slash: the
+/// server calls exactly this URL.
+pub fn endpoint(value: &str) -> Result<String, Invalid> {
+    let trimmed = value.trim();
+    let canonical = url(trimmed).map_err(|invalid| {
+        Invalid::new(
+            invalid.reason,
+            "give the full URL of the issuer's endpoint, e.g. https://issuer.example.com/oauth2/introspect",
+        )
+    })?;
+    Ok(if trimmed.ends_with('/') && !canonical.ends_with('/') {
+        format!("{canonical}/")
+    } else {
+        canonical
+    })
+}
+
+/// How the generated server checks tokens (`--token-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFormat {
+    /// JWTs, verified locally with the issuer's keys (the default).
+    Jwt,
+    /// Opaque tokens, each checked at the issuer's RFC 7662 endpoint.
+    Introspection,
+}
+
+impl TokenFormat {
+    pub const ALL: [TokenFormat; 2] = [TokenFormat::Jwt, TokenFormat::Introspection];
+
+    /// The value of `--token-format`.
+    pub fn id(self) -> &'static str {
+        match self {
+            TokenFormat::Jwt => "jwt",
+            TokenFormat::Introspection => "introspection",
+        }
+    }
+}
+
+/// A `--token-format` value.
+pub fn token_format(value: &str) -> Result<TokenFormat, Invalid> {
+    let value = value.trim();
+    TokenFormat::ALL
+        .into_iter()
+        .find(|format| format.id().eq_ignore_ascii_case(value))
+        .ok_or_else(|| {
+            Invalid::new(
+                format!("unknown token format `{value}`"),
+                "use jwt (tokens verified with the issuer's keys, the default) or introspection (opaque tokens checked at the issuer's RFC 7662 endpoint, with --introspection-url)",
+            )
+        })
+}
+
 /// Where the provider's issuer is, in the form its definition expects: a
 /// bare host, an issuer URL, or a Supabase project URL.
 pub fn location(value: &str, provider: &Provider) -> Result<String, Invalid> {
@@ -327,6 +379,35 @@ mod tests {
             url("http://example.com/mcp").unwrap_err().to_string(),
             "`http://example.com/mcp` uses http:// for a host that is not loopback; use https://\n  \
              give the full URL, e.g. https://tasks.example.com/mcp"
+        );
+    }
+
+    #[test]
+    fn endpoints_keep_their_trailing_slash_and_token_formats_are_two() {
+        assert_eq!(
+            endpoint(" HTTPS://ID.example.com/oauth2/introspect/ ").unwrap(),
+            "https://id.example.com/oauth2/introspect/"
+        );
+        assert_eq!(
+            endpoint("http://127.0.0.1:9000/introspect").unwrap(),
+            "http://127.0.0.1:9000/introspect"
+        );
+        for bad in [
+            "http://id.example.com/introspect",
+            "id.example.com/introspect",
+            "https://id.example.com/introspect#x",
+            "ftp://id.example.com/introspect",
+        ] {
+            assert!(endpoint(bad).is_err(), "{bad}");
+        }
+        assert_eq!(token_format(" JWT ").unwrap(), TokenFormat::Jwt);
+        assert_eq!(
+            token_format("introspection").unwrap(),
+            TokenFormat::Introspection
+        );
+        assert_eq!(
+            token_format("opaque").unwrap_err().reason,
+            "unknown token format `opaque`"
         );
     }
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod introspection;
 pub mod issuer;
 pub mod mcp;
 pub mod oidc;
