@@ -10,8 +10,9 @@
 //!    127.0.0.1, and drives `tools/call` (search-tasks) and `tools/list` with
 //!    1 and 8 keep-alive connections, each in its own MCP session, for a
 //!    fixed number of requests, in rounds that alternate the order of the
-//!    servers. Prints requests/s, p50 and p99 latency, and the
-//!    protected/unprotected ratio for RS256 and ES256 tokens.
+//!    servers. Prints requests/s, p50 and p99 latency, the server's CPU time
+//!    per request (from `/proc`), and the protected/unprotected ratio for
+//!    RS256 and ES256 tokens.
 //! 4. Diagnostics: every request with a never-seen token (the cost of the
 //!    signature check without the verified-token cache) and the protected
 //!    server with its audit log off.

@@ -153,6 +153,7 @@ impl Answers {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AnswersFile {
+    // Keep `KEYS` in step (a test checks it against serde's own list).
     provider: Option<String>,
     domain: Option<String>,
     audience: Option<String>,
@@ -251,6 +252,23 @@ pub fn parse(text: &str, format: Format) -> Result<Answers, String> {
     })
 }
 
+/// The keys an answers file takes, as the help names them.
+const KEYS: &[&str] = &[
+    "provider",
+    "domain",
+    "audience",
+    "resource_url",
+    "scopes",
+    "tool_scopes",
+    "jwks_uri",
+    "scope_claim",
+    "roles_claim",
+    "client_ids",
+    "jwt_secret_env",
+    "token_format",
+    "introspection_url",
+];
+
 /// Reads and parses `--answers FILE`. Problems are usage errors (exit 2).
 pub fn read(path: &Path) -> anyhow::Result<Answers> {
     let text = fs::read_to_string(path).map_err(|err| {
@@ -262,9 +280,10 @@ pub fn read(path: &Path) -> anyhow::Result<Answers> {
     let format = Format::of(path, &text);
     parse(&text, format).map_err(|err| {
         UsageError(format!(
-            "the answers file `{}` is not valid {format} of the expected shape: {}\nhelp: it takes the keys provider, domain, audience, resource_url, scopes and tool_scopes (see `mcp-builder add-auth --help`)",
+            "the answers file `{}` is not valid {format} of the expected shape: {}\nhelp: it takes the keys {} (see `mcp-builder add-auth --help`)",
             path.display(),
-            err.trim_end()
+            err.trim_end(),
+            KEYS.join(", ")
         ))
         .into()
     })
@@ -320,6 +339,9 @@ mod tests {
         assert_eq!(parse("{}", Format::Json).unwrap(), Answers::default());
         let err = parse("scope = \"read:tasks\"\n", Format::Toml).unwrap_err();
         assert!(err.contains("unknown field `scope`"), "{err}");
+        // serde lists the fields it expected: the help must name the same.
+        let expected: Vec<String> = KEYS.iter().map(|key| format!("`{key}`")).collect();
+        assert!(err.contains(&expected.join(", ")), "{err}");
         let err = parse(r#"{"domain": 3}"#, Format::Json).unwrap_err();
         assert!(err.contains("invalid type"), "{err}");
         assert!(parse("domain = ", Format::Toml).is_err());
