@@ -22,6 +22,7 @@
 //! Everything runs on loopback; only the builds need crates.io.
 //! Run: `scripts/bench` or `cargo run --release --manifest-path bench/Cargo.toml -- --help`.
 
+mod instructions;
 mod issuer;
 mod load;
 mod project;
@@ -73,7 +74,7 @@ struct Args {
     #[arg(long, default_value_t = 1_000)]
     warmup: usize,
     /// Rounds over every series; the order of the servers alternates.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     rounds: usize,
     /// Concurrent connections (comma separated).
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
@@ -96,6 +97,10 @@ struct Args {
     /// Rust source files in the generated workspace.
     #[arg(long, default_value_t = 2_000)]
     source_files: usize,
+    /// Requests per series when counting instructions under valgrind's
+    /// callgrind (0: skip; skipped too when valgrind is not installed).
+    #[arg(long, default_value_t = 1_000)]
+    instruction_requests: usize,
     /// Only time add-auth (no server builds, no load).
     #[arg(long)]
     add_auth_only: bool,
@@ -149,6 +154,9 @@ impl Kind {
 struct Summary {
     ratios: BTreeMap<(String, usize, AlgKey), f64>,
     jwks_fetches: Option<usize>,
+    /// Instructions per tools/call: unprotected, protected (RS256), and
+    /// protected with its audit records off.
+    instructions: Option<[f64; 3]>,
     add_auth_example: Option<Duration>,
     add_auth_workspace: Option<Duration>,
     /// The servers' answers stall (no TCP_NODELAY): ratios are not the auth's.
@@ -284,6 +292,7 @@ fn throughput(
     let run_dir = work.join("run");
     let logs = work.join("logs");
     let unprotected = Server::start(
+        &[],
         "unprotected",
         &binaries.unprotected,
         loopback()?,
@@ -293,6 +302,7 @@ fn throughput(
     )?;
     let protected_addr = loopback()?;
     let protected = Server::start(
+        &[],
         "protected",
         &binaries.protected,
         protected_addr,
@@ -472,6 +482,28 @@ fn throughput(
         )
     {
         println!("  diagnostic failed: {error:#}");
+    }
+
+    if !stalled && args.instruction_requests > 0 {
+        if instructions::available() {
+            let counted = instruction_counts(
+                args.instruction_requests,
+                &runtime,
+                &binaries,
+                &run_dir,
+                &logs,
+                &quiet_issuer,
+                &quiet_signer,
+            );
+            match counted {
+                Ok(counts) => summary.instructions = Some(counts),
+                Err(error) => println!("  instruction count failed: {error:#}"),
+            }
+        } else {
+            println!(
+                "\n(instructions per request not counted: valgrind is not installed; `apt-get install valgrind`)"
+            );
+        }
     }
 
     let mut protected = protected;
@@ -763,6 +795,7 @@ fn audit_log_diagnostic(
     let mut env = protected_env(quiet_issuer, addr);
     env.push(("RUST_LOG", "info,mcp_auth::audit=off".to_string()));
     let quiet = Server::start(
+        &[],
         "protected-audit-off",
         &binaries.protected,
         addr,
@@ -819,6 +852,81 @@ fn audit_log_diagnostic(
         quiet_issuer.jwks_fetches()
     );
     Ok(())
+}
+
+/// Instructions per tools/call request of each server, under callgrind
+/// (`instructions.rs`).
+fn instruction_counts(
+    requests: usize,
+    runtime: &tokio::runtime::Runtime,
+    binaries: &Binaries,
+    run_dir: &Path,
+    logs: &Path,
+    quiet_issuer: &Issuer,
+    quiet_signer: &Signer,
+) -> Result<[f64; 3]> {
+    println!(
+        "\n== instructions per request: tools/call, 1 connection, valgrind's callgrind, series of {requests} and {} requests ==",
+        2 * requests
+    );
+    let token = Arc::new(vec![quiet_signer.token(
+        Alg::Rs256,
+        "bench-client-0",
+        "counted",
+    )?]);
+    let servers = [
+        ("unprotected", &binaries.unprotected, None),
+        ("protected RS256", &binaries.protected, Some("info")),
+        (
+            "protected RS256, audit records off",
+            &binaries.protected,
+            Some("info,mcp_auth::audit=off"),
+        ),
+    ];
+    let mut counts = [0.0; 3];
+    for (i, (label, binary, log_level)) in servers.into_iter().enumerate() {
+        let addr = loopback()?;
+        let mut env = Vec::new();
+        if let Some(level) = log_level {
+            env = protected_env(quiet_issuer, addr);
+            env.push(("RUST_LOG", level.to_string()));
+        }
+        let name = format!("counted-{i}");
+        let mut server = instructions::Counted::start(
+            &name,
+            binary,
+            addr,
+            &env,
+            run_dir,
+            logs.join(format!("server-{name}.log")),
+        )?;
+        let series = Series {
+            addr: server.addr(),
+            call: Call::SearchTasks,
+            connections: 1,
+            warmup: 0,
+            requests,
+            tokens: match log_level {
+                None => Tokens::None,
+                Some(_) => Tokens::PerConnection(token.clone()),
+            },
+            time_cap: Duration::from_secs(600),
+        };
+        counts[i] = server
+            .per_request(runtime, &series, requests)
+            .with_context(|| format!("the {label} server"))?;
+        let ratio = if i == 0 {
+            String::new()
+        } else {
+            format!(
+                "   {:.3} of unprotected (+{:.0})",
+                counts[i] / counts[0],
+                counts[i] - counts[0]
+            )
+        };
+        println!("  {label:<36} {:>9.0}{ratio}", counts[i]);
+    }
+    Ok(counts)
 }
 
 // ---------------------------------------------------------------------------
@@ -921,6 +1029,14 @@ fn print_summary(summary: &Summary) {
                 alg.alg().name(),
             );
         }
+    }
+    if let Some([unprotected, protected, audit_off]) = summary.instructions {
+        let _ = writeln!(
+            out,
+            "(instructions per tools/call, protected RS256 / unprotected: {:.3}; with audit records off: {:.3}; no target, the same on any load)",
+            protected / unprotected,
+            audit_off / unprotected
+        );
     }
     if let Some(fetches) = summary.jwks_fetches {
         let _ = writeln!(

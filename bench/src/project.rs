@@ -185,8 +185,11 @@ pub struct Server {
 
 impl Server {
     /// Starts `binary` listening on `addr` (`TASKS_ADDR`) with `env`, in
-    /// `cwd`, output to `log`; waits until `/health` answers 200.
+    /// `cwd`, output to `log`; waits until `/health` answers 200. The binary
+    /// is run by `wrapper` (a program and its arguments, such as valgrind)
+    /// when that is not empty.
     pub fn start(
+        wrapper: &[String],
         name: &str,
         binary: &Path,
         addr: SocketAddr,
@@ -195,7 +198,14 @@ impl Server {
         log: PathBuf,
     ) -> Result<Server> {
         let file = fs::File::create(&log).with_context(|| format!("create `{}`", log.display()))?;
-        let mut command = Command::new(binary);
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
         command
             .current_dir(cwd)
             .env("TASKS_ADDR", addr.to_string())
@@ -218,8 +228,15 @@ impl Server {
             child,
             log,
         };
-        server.wait_healthy(Duration::from_secs(30))?;
+        // A wrapped server (valgrind) starts many times slower.
+        let limit = if wrapper.is_empty() { 30 } else { 300 };
+        server.wait_healthy(Duration::from_secs(limit))?;
         Ok(server)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// CPU time the server's process has used so far, all threads, user
