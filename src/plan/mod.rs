@@ -24,8 +24,8 @@ pub use state::STATE_FILE;
 /// What the generated module needs, beyond what an rmcp server already has.
 pub const DEPENDENCIES: &[Dependency] = &[
     dep("axum", "0.8", true, &[]),
-    // The verified-token cache's HMAC keys; already built for jsonwebtoken's
-    // `aws_lc_rs` backend, so it costs no extra compilation.
+    // The random key of the verified-token cache; already built for
+    // jsonwebtoken's `aws_lc_rs` backend, so it costs no extra compilation.
     dep("aws-lc-rs", "1", true, &[]),
     dep("dotenvy", "0.15", true, &[]),
     // Exactly one crypto backend; aws-lc is the one reqwest's rustls uses too.
@@ -33,6 +33,9 @@ pub const DEPENDENCIES: &[Dependency] = &[
     dep("reqwest", "0.13", false, &["json", "rustls"]),
     dep("serde", "1", true, &["derive"]),
     dep("serde_json", "1", true, &[]),
+    // The verified-token cache's keyed hash (SipHash-2-4, 128 bits); tiny,
+    // no dependencies of its own.
+    dep("siphasher", "1", true, &[]),
     dep("tokio", "1", true, &["sync", "time"]),
     // The `Service` trait the protected MCP endpoint implements; part of
     // axum already.
