@@ -14,7 +14,12 @@
 
 mod support;
 
-use std::{collections::BTreeSet, path::Path, sync::Mutex, time::Duration};
+use std::{
+    collections::BTreeSet,
+    path::Path,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{
@@ -193,6 +198,8 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
             ("MCP_RESOURCE_URL", mcp_url.clone()),
             ("MCP_AUTH_ISSUER", issuer.issuer_url()),
             ("MCP_AUTH_JWKS_URL", issuer.jwks_url()),
+            // Plain text in the log, for the audit checks.
+            ("NO_COLOR", "1".to_string()),
         ],
         workspace.path().join("server.log"),
     );
@@ -216,6 +223,7 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
     e2e.malformed_requests().await;
     e2e.scopes_are_enforced_per_tool().await;
     e2e.callers_see_only_their_own_tasks().await;
+    e2e.every_decision_is_audited(&server).await;
 
     eprintln!(
         "issuer served the JWKS {} time(s), discovery {} time(s)",
@@ -898,6 +906,59 @@ impl E2e {
     }
 
     // --- f.7 ---------------------------------------------------------------
+
+    /// Requirement 26: a record of every decision in the server's log, text
+    /// fields quoted. The example batches `info` lines and writes them within
+    /// 100 ms (`src/log.rs`), so they must appear without a shutdown.
+    async fn every_decision_is_audited(&self, server: &ServerProcess) {
+        let wanted: [(&str, &[&str]); 3] = [
+            (
+                "alice's create-task, allowed",
+                &[
+                    "decision=\"allowed\"",
+                    "subject=\"alice\"",
+                    "methods=tools/call",
+                    "tools=create-task",
+                ],
+            ),
+            (
+                "a request without a token, refused",
+                &["decision=\"denied\"", "reason=\"no bearer token\""],
+            ),
+            (
+                "a create-task lacking its scope, refused",
+                &[
+                    "decision=\"denied\"",
+                    "reason=\"insufficient scope\"",
+                    "tools=create-task",
+                ],
+            ),
+        ];
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let log = server.log();
+            let missing: Vec<&str> = wanted
+                .iter()
+                .filter(|(_, parts)| {
+                    !log.lines().any(|line| {
+                        line.contains("mcp_auth::audit")
+                            && parts.iter().all(|part| line.contains(part))
+                    })
+                })
+                .map(|(what, _)| *what)
+                .collect();
+            if missing.is_empty() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                self.fail(format!(
+                    "audit records missing from the server's log 3 s after the requests: {missing:?}"
+                ));
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 
     async fn callers_see_only_their_own_tasks(&self) {
         let alice = McpClient::connect(
