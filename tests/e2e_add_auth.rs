@@ -188,6 +188,7 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mcp_url = format!("{base}/mcp");
+    let audit_log = workspace.path().join("audit.jsonl");
     let mut server = ServerProcess::spawn(
         &server_binary,
         &project,
@@ -198,8 +199,11 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
             ("MCP_RESOURCE_URL", mcp_url.clone()),
             ("MCP_AUTH_ISSUER", issuer.issuer_url()),
             ("MCP_AUTH_JWKS_URL", issuer.jwks_url()),
-            // Plain text in the log, for the audit checks.
-            ("NO_COLOR", "1".to_string()),
+            // Audit records to a file of their own, the checks read it.
+            (
+                "MCP_AUTH_AUDIT_LOG",
+                audit_log.to_string_lossy().into_owned(),
+            ),
         ],
         workspace.path().join("server.log"),
     );
@@ -223,7 +227,7 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
     e2e.malformed_requests().await;
     e2e.scopes_are_enforced_per_tool().await;
     e2e.callers_see_only_their_own_tasks().await;
-    e2e.every_decision_is_audited(&server).await;
+    e2e.every_decision_is_audited(&server, &audit_log).await;
 
     eprintln!(
         "issuer served the JWKS {} time(s), discovery {} time(s)",
@@ -907,56 +911,70 @@ impl E2e {
 
     // --- f.7 ---------------------------------------------------------------
 
-    /// Requirement 26: a record of every decision in the server's log, text
-    /// fields quoted. The example batches `info` lines and writes them within
-    /// 100 ms (`src/log.rs`), so they must appear without a shutdown.
-    async fn every_decision_is_audited(&self, server: &ServerProcess) {
-        let wanted: [(&str, &[&str]); 3] = [
+    /// Requirement 26: a record of every decision, one JSON line each, in
+    /// the file named by `MCP_AUTH_AUDIT_LOG`. Allowed records are written
+    /// within 100 ms (`src/auth/audit.rs`), so they must appear without a
+    /// shutdown; none goes to the server's log.
+    async fn every_decision_is_audited(&self, server: &ServerProcess, audit_log: &Path) {
+        let wanted: [(&str, Value); 3] = [
             (
                 "alice's create-task, allowed",
-                &[
-                    "decision=\"allowed\"",
-                    "subject=\"alice\"",
-                    "methods=tools/call",
-                    "tools=create-task",
-                ],
+                json!({ "decision": "allowed", "subject": "alice",
+                    "methods": ["tools/call"], "tools": ["create-task"] }),
             ),
             (
                 "a request without a token, refused",
-                &["decision=\"denied\"", "reason=\"no bearer token\""],
+                json!({ "decision": "denied", "reason": "no bearer token",
+                    "subject": null, "client": null }),
             ),
             (
                 "a create-task lacking its scope, refused",
-                &[
-                    "decision=\"denied\"",
-                    "reason=\"insufficient scope\"",
-                    "tools=create-task",
-                ],
+                json!({ "decision": "denied", "reason": "insufficient scope",
+                    "methods": ["tools/call"], "tools": ["create-task"] }),
             ),
         ];
         let deadline = Instant::now() + Duration::from_secs(3);
         loop {
-            let log = server.log();
+            let text = std::fs::read_to_string(audit_log).unwrap_or_default();
+            let mut records = Vec::new();
+            for line in text.lines() {
+                match serde_json::from_str::<Value>(line) {
+                    Ok(record) if record["time"].is_string() => records.push(record),
+                    _ => {
+                        self.fail(format!("audit log line is not a record: {line:?}"));
+                        return;
+                    }
+                }
+            }
             let missing: Vec<&str> = wanted
                 .iter()
-                .filter(|(_, parts)| {
-                    !log.lines().any(|line| {
-                        line.contains("mcp_auth::audit")
-                            && parts.iter().all(|part| line.contains(part))
+                .filter(|(_, fields)| {
+                    !records.iter().any(|record| {
+                        fields
+                            .as_object()
+                            .unwrap()
+                            .iter()
+                            .all(|(name, value)| &record[name] == value)
                     })
                 })
                 .map(|(what, _)| *what)
                 .collect();
             if missing.is_empty() {
-                return;
+                break;
             }
             if Instant::now() >= deadline {
                 self.fail(format!(
-                    "audit records missing from the server's log 3 s after the requests: {missing:?}"
+                    "audit records missing from {} 3 s after the requests: {missing:?}",
+                    audit_log.display()
                 ));
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if server.log().contains("\"decision\"") {
+            self.fail(
+                "audit records in the server's log too, not only in MCP_AUTH_AUDIT_LOG".to_string(),
+            );
         }
     }
 

@@ -189,7 +189,7 @@ fn the_whole_dialog_accepting_defaults_writes_what_the_flags_write() {
         .expect("add-auth will protect `tasks-server`:")
         .expect("create      src/auth/audit.rs")
         .expect("update      src/main.rs")
-        .expect("dependency  tokio: features +sync")
+        .expect("dependency  tokio: features +sync, time")
         .expect("siphasher = \"1\"")
         .expect("Apply these changes?")
         .send(ENTER)

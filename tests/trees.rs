@@ -106,15 +106,11 @@ fn regex_free_hash_redaction(text: &str) -> String {
         out.push_str(&rest[..=at]);
         rest = &rest[at + 1..];
         let hex = rest.chars().take_while(|c| c.is_ascii_hexdigit()).count();
+        // Every quote may open a hash: quotes in the rest of the text
+        // (diffs of source files) need not pair up.
         if hex == 64 && rest[64..].starts_with('"') {
             out.push_str("<sha256>");
             rest = &rest[64..];
-        }
-        if let Some(end) = rest.find('"') {
-            out.push_str(&rest[..=end]);
-            rest = &rest[end + 1..];
-        } else {
-            break;
         }
     }
     out.push_str(rest);

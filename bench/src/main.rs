@@ -13,9 +13,9 @@
 //!    servers. Prints requests/s, p50 and p99 latency, the server's CPU time
 //!    per request (from `/proc`), and the protected/unprotected ratio for
 //!    RS256 and ES256 tokens.
-//! 4. Diagnostics: every request with a never-seen token (the cost of the
-//!    signature check without the verified-token cache) and the protected
-//!    server with its audit log off.
+//! 4. Diagnostic: every request with a never-seen token (the cost of the
+//!    signature check without the verified-token cache); with valgrind,
+//!    instructions per request of each server.
 //! 5. Wall time of `mcp-builder add-auth` on the example and on a generated
 //!    large workspace.
 //!
@@ -154,9 +154,8 @@ impl Kind {
 struct Summary {
     ratios: BTreeMap<(String, usize, AlgKey), f64>,
     jwks_fetches: Option<usize>,
-    /// Instructions per tools/call: unprotected, protected (RS256), and
-    /// protected with its audit records off.
-    instructions: Option<[f64; 3]>,
+    /// Instructions per tools/call: unprotected, protected (RS256).
+    instructions: Option<[f64; 2]>,
     add_auth_example: Option<Duration>,
     add_auth_workspace: Option<Duration>,
     /// The servers' answers stall (no TCP_NODELAY): ratios are not the auth's.
@@ -467,23 +466,6 @@ fn throughput(
     {
         println!("  diagnostic failed: {error:#}");
     }
-    if !stalled
-        && let Err(error) = audit_log_diagnostic(
-            args,
-            &runtime,
-            &binaries,
-            &run_dir,
-            &logs,
-            &quiet_issuer,
-            &quiet_signer,
-            &protected,
-            max_connections,
-            &rs256,
-        )
-    {
-        println!("  diagnostic failed: {error:#}");
-    }
-
     if !stalled && args.instruction_requests > 0 {
         if instructions::available() {
             let counted = instruction_counts(
@@ -518,8 +500,8 @@ fn throughput(
     );
     println!(
         "audit records in its log: {} allowed, {} denied",
-        protected.log_lines_with("decision=\"allowed\""),
-        protected.log_lines_with("decision=\"denied\"")
+        protected.log_lines_with(r#""decision":"allowed""#),
+        protected.log_lines_with(r#""decision":"denied""#)
     );
     println!("load average after: {}", load_average());
     Ok(())
@@ -776,84 +758,6 @@ fn diagnostics(
     Ok(())
 }
 
-/// The protected server again with its audit records off
-/// (`RUST_LOG=info,mcp_auth::audit=off`), next to the default one.
-#[allow(clippy::too_many_arguments)]
-fn audit_log_diagnostic(
-    args: &Args,
-    runtime: &tokio::runtime::Runtime,
-    binaries: &Binaries,
-    run_dir: &Path,
-    logs: &Path,
-    quiet_issuer: &Issuer,
-    quiet_signer: &Signer,
-    protected: &Server,
-    connections: usize,
-    rs256: &Arc<Vec<String>>,
-) -> Result<()> {
-    let addr = loopback()?;
-    let mut env = protected_env(quiet_issuer, addr);
-    env.push(("RUST_LOG", "info,mcp_auth::audit=off".to_string()));
-    let quiet = Server::start(
-        &[],
-        "protected-audit-off",
-        &binaries.protected,
-        addr,
-        &env,
-        run_dir,
-        logs.join("server-protected-audit-off.log"),
-    )?;
-    let quiet_tokens = Arc::new(
-        (0..connections)
-            .map(|i| quiet_signer.token(Alg::Rs256, &format!("bench-client-{i}"), "quiet"))
-            .collect::<Result<Vec<_>>>()?,
-    );
-    println!(
-        "\n== diagnostic: tools/call, {connections} connections, RS256 token reused, audit log on vs off ({} rounds) ==",
-        args.rounds
-    );
-    let series = |addr: SocketAddr, tokens: Arc<Vec<String>>| Series {
-        addr,
-        call: Call::SearchTasks,
-        connections,
-        warmup: args.warmup,
-        requests: args.requests,
-        tokens: Tokens::PerConnection(tokens),
-        time_cap: Duration::from_secs(args.series_time_cap),
-    };
-    let mut on = Vec::new();
-    let mut off = Vec::new();
-    for round in 0..args.rounds {
-        let pair = [
-            (true, series(protected.addr, rs256.clone())),
-            (false, series(quiet.addr, quiet_tokens.clone())),
-        ];
-        let ordered: Vec<_> = if round % 2 == 0 {
-            pair.into_iter().collect()
-        } else {
-            pair.into_iter().rev().collect()
-        };
-        for (audit_on, series) in ordered {
-            let rate = runtime
-                .block_on(load::run(series))
-                .context("audit-log diagnostic")?
-                .requests_per_sec();
-            if audit_on { &mut on } else { &mut off }.push(rate);
-        }
-    }
-    let on_rate = median(&mut on);
-    let off_rate = median(&mut off);
-    println!(
-        "  audit records on (default)  {on_rate:>9.0} req/s\n  audit records off           {off_rate:>9.0} req/s   on/off {:.3}",
-        on_rate / off_rate
-    );
-    println!(
-        "  JWKS fetches by that server: {}",
-        quiet_issuer.jwks_fetches()
-    );
-    Ok(())
-}
-
 /// Instructions per tools/call request of each server, under callgrind
 /// (`instructions.rs`).
 fn instruction_counts(
@@ -864,7 +768,7 @@ fn instruction_counts(
     logs: &Path,
     quiet_issuer: &Issuer,
     quiet_signer: &Signer,
-) -> Result<[f64; 3]> {
+) -> Result<[f64; 2]> {
     println!(
         "\n== instructions per request: tools/call, 1 connection, valgrind's callgrind, series of {requests} and {} requests ==",
         2 * requests
@@ -877,13 +781,8 @@ fn instruction_counts(
     let servers = [
         ("unprotected", &binaries.unprotected, None),
         ("protected RS256", &binaries.protected, Some("info")),
-        (
-            "protected RS256, audit records off",
-            &binaries.protected,
-            Some("info,mcp_auth::audit=off"),
-        ),
     ];
-    let mut counts = [0.0; 3];
+    let mut counts = [0.0; 2];
     for (i, (label, binary, log_level)) in servers.into_iter().enumerate() {
         let addr = loopback()?;
         let mut env = Vec::new();
@@ -1030,12 +929,11 @@ fn print_summary(summary: &Summary) {
             );
         }
     }
-    if let Some([unprotected, protected, audit_off]) = summary.instructions {
+    if let Some([unprotected, protected]) = summary.instructions {
         let _ = writeln!(
             out,
-            "(instructions per tools/call, protected RS256 / unprotected: {:.3}; with audit records off: {:.3}; no target, the same on any load)",
+            "(instructions per tools/call, protected RS256 / unprotected: {:.3}; no target, the same on any load)",
             protected / unprotected,
-            audit_off / unprotected
         );
     }
     if let Some(fetches) = summary.jwks_fetches {

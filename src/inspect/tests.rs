@@ -111,8 +111,7 @@ fn bundled_tasks_server() {
             .unwrap()
     );
     assert_eq!(mount.indent, "    ");
-    // The first `mod`: `auth` sorts before `log`.
-    assert_eq!(mount.mod_insert_at, text.find("mod log;\n").unwrap());
+    assert_eq!(mount.mod_insert_at, text.find("mod tasks;\n").unwrap());
 
     assert_eq!(
         project.tools,
@@ -953,7 +952,7 @@ fn a_wired_project_is_still_found() {
     // Already declared (plan leaves it): the slot stays in alphabetical order.
     assert_eq!(
         project.mount.mod_insert_at,
-        main.find("mod log;\n").unwrap()
+        main.find("mod tasks;\n").unwrap()
     );
     assert_eq!(project.tools.len(), 3);
 }

@@ -28,6 +28,8 @@ pub const DEPENDENCIES: &[Dependency] = &[
     // jsonwebtoken's `aws_lc_rs` backend, so it costs no extra compilation.
     dep("aws-lc-rs", "1", true, &[]),
     dep("dotenvy", "0.15", true, &[]),
+    // The audit records' RFC 3339 time; tiny, no dependencies of its own.
+    dep("humantime", "2", true, &[]),
     // Exactly one crypto backend; aws-lc is the one reqwest's rustls uses too.
     dep("jsonwebtoken", "11", false, &["aws_lc_rs"]),
     dep("reqwest", "0.13", false, &["json", "rustls"]),

@@ -503,7 +503,7 @@ mod tests {
     fn wires_the_example() {
         let mount = example_mount();
         assert_eq!(&EXAMPLE[mount.service_arg.clone()], "service");
-        assert_eq!(&EXAMPLE[mount.mod_insert_at..][..8], "mod log;");
+        assert_eq!(&EXAMPLE[mount.mod_insert_at..][..10], "mod tasks;");
 
         let wired = wire_router(EXAMPLE, &mount).unwrap();
         let declared = declare_module(&wired, &mount);

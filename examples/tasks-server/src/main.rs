@@ -3,7 +3,6 @@
 //! It serves MCP over streamable HTTP at `/mcp` and a health check at
 //! `/health`. Set `TASKS_ADDR` to change the listening address.
 
-mod log;
 mod tasks;
 
 use std::sync::Arc;
@@ -18,20 +17,13 @@ const DEFAULT_ADDR: &str = "127.0.0.1:8000";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let log = log::BatchedStderr::new();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(log.clone())
+        .with_writer(std::io::stderr)
         .init();
-    log.flush_periodically();
-    let served = serve().await;
-    log.flush();
-    served
-}
 
-async fn serve() -> anyhow::Result<()> {
     let store = TaskStore::default();
     let service = StreamableHttpService::new(
         move || Ok(TasksServer::new(store.clone())),
