@@ -35,7 +35,7 @@ pub const DEPENDENCIES: &[Dependency] = &[
     dep("reqwest", "0.13", false, &["json", "rustls"]),
     dep("serde", "1", true, &["derive"]),
     dep("serde_json", "1", true, &[]),
-    // The verified-token cache's keyed hash (SipHash-2-4, 128 bits); tiny,
+    // The verified-token cache's keyed hash (SipHash-1-3, 128 bits); tiny,
     // no dependencies of its own.
     dep("siphasher", "1", true, &[]),
     dep("tokio", "1", true, &["sync", "time"]),
