@@ -6,8 +6,11 @@
 //! TCP_NODELAY set, so Nagle's algorithm on our side never delays a request.
 //! A connection does `initialize` + `notifications/initialized`, then reuses
 //! the `mcp-session-id` for every request. Every answer is read to the end
-//! and checked (status 200, a JSON-RPC `result` for the request's id). The
-//! run is bounded: a per-request timeout and a deadline for the whole series.
+//! and checked (status 200, a JSON-RPC `result` for the request's id). After
+//! its last request (off the clock) it ends its session with `DELETE`, as a
+//! client that is done does, so servers do not carry the idle sessions of
+//! earlier series into later ones. The run is bounded: a per-request timeout
+//! and a deadline for the whole series.
 
 use std::{
     net::SocketAddr,
@@ -22,7 +25,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{
-    Request, StatusCode,
+    Method, Request, StatusCode,
     client::conn::http1::SendRequest,
     header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue},
 };
@@ -195,13 +198,14 @@ pub async fn run(series: Series) -> Result<Outcome> {
     Ok(Outcome {
         completed: latencies_us.len(),
         elapsed: finished.duration_since(started),
-        // Each connection also sends `initialize` and `notifications/initialized`.
+        // Each connection also sends `initialize`, `notifications/initialized`
+        // and the closing `DELETE`.
         sent: latencies_us.len()
             + shared
                 .next_warmup
                 .load(Ordering::Relaxed)
                 .min(shared.series.warmup)
-            + 2 * shared.series.connections,
+            + 3 * shared.series.connections,
         latencies_us,
         capped,
         server_cpu: None,
@@ -265,9 +269,13 @@ async fn connection(shared: Arc<Shared>, index: usize) -> Result<ConnectionResul
         let micros = sent.elapsed().as_micros();
         latencies_us.push(u32::try_from(micros).unwrap_or(u32::MAX));
     }
+    let finished = Instant::now();
+    client
+        .end_session(token_for(&series.tokens, index, None))
+        .await?;
     Ok(ConnectionResult {
         started,
-        finished: Instant::now(),
+        finished,
         latencies_us,
         capped,
     })
@@ -345,6 +353,21 @@ impl Client {
         expect_result(&body, id).with_context(|| format!("{} id {id}", call.name()))
     }
 
+    /// Ends the session (`DELETE` with its `mcp-session-id`).
+    async fn end_session(&mut self, token: Option<&str>) -> Result<()> {
+        let (status, _, body) = self
+            .send(Method::DELETE, None, token)
+            .await
+            .context("DELETE of the session")?;
+        if !status.is_success() {
+            bail!(
+                "DELETE of the session answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        Ok(())
+    }
+
     fn authorization(&mut self, token: &str) -> Result<HeaderValue> {
         match &self.authorization {
             Some((last, value)) if last == token => Ok(value.clone()),
@@ -361,10 +384,23 @@ impl Client {
         body: String,
         token: Option<&str>,
     ) -> Result<(StatusCode, hyper::HeaderMap, Bytes)> {
-        let mut request = Request::post("/mcp")
+        self.send(Method::POST, Some(body), token).await
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        body: Option<String>,
+        token: Option<&str>,
+    ) -> Result<(StatusCode, hyper::HeaderMap, Bytes)> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri("/mcp")
             .header(HOST, self.shared.host.clone())
-            .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream");
+        if body.is_some() {
+            request = request.header(CONTENT_TYPE, "application/json");
+        }
         if let Some(session) = &self.session {
             request = request
                 .header("mcp-session-id", session.clone())
@@ -373,7 +409,7 @@ impl Client {
         if let Some(token) = token {
             request = request.header(AUTHORIZATION, self.authorization(token)?);
         }
-        let request = request.body(Full::new(Bytes::from(body)))?;
+        let request = request.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
         let exchange = async {
             self.sender.ready().await?;
             let response = self.sender.send_request(request).await?;
