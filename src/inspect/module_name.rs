@@ -1,6 +1,9 @@
 //! Module name: which name the generated module takes (`auth`, the user's `--module-name`, or the one an earlier run recorded) and whether that name is free in the crate root; it reads sources and the state file, never writes.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Result, bail};
 use serde_json::Value;
@@ -29,18 +32,25 @@ pub(crate) fn module_dir(mount: &Mount) -> PathBuf {
 /// The generated files an earlier run recorded in `mcp-builder.json`
 /// (paths relative to the package root, `/`-separated).
 fn recorded_files(root: &Path) -> Vec<String> {
+    recorded_hashes(root).into_keys().collect()
+}
+
+/// The generated files an earlier run recorded, with the SHA-256 of what it
+/// wrote in each (empty when there is no state file, or one that does not
+/// parse: the plan reports that).
+pub(crate) fn recorded_hashes(root: &Path) -> BTreeMap<String, String> {
     let Ok(text) = std::fs::read_to_string(root.join(STATE_FILE)) else {
-        return Vec::new();
+        return BTreeMap::new();
     };
-    // A state file that does not parse is reported by the plan.
     let Ok(value) = serde_json::from_str::<Value>(&text) else {
-        return Vec::new();
+        return BTreeMap::new();
     };
-    value
-        .pointer("/generator/files")
-        .and_then(Value::as_object)
-        .map(|files| files.keys().cloned().collect())
-        .unwrap_or_default()
+    let files = value.pointer("/generator/files").and_then(Value::as_object);
+    files
+        .into_iter()
+        .flatten()
+        .filter_map(|(path, hash)| Some((path.clone(), hash.as_str()?.to_string())))
+        .collect()
 }
 
 /// The module name an earlier run used: the directory of the recorded

@@ -956,3 +956,28 @@ fn a_wired_project_is_still_found() {
     );
     assert_eq!(project.tools.len(), 3);
 }
+
+#[test]
+fn unchanged_generated_files_are_not_parsed_again() {
+    // Not Rust at all: only skipping the file lets inspect succeed.
+    let generated = "this is what add-auth wrote {";
+    let dir = tree(&[
+        ("Cargo.toml", &manifest("tasks", RMCP_3)),
+        ("src/main.rs", INLINE_MAIN),
+        ("src/auth/mod.rs", generated),
+    ]);
+    let state = |hash: &str| {
+        let state = format!(r#"{{"generator": {{"files": {{"src/auth/mod.rs": "{hash}"}}}}}}"#);
+        std::fs::write(dir.path().join("mcp-builder.json"), state).unwrap();
+    };
+    state(&crate::plan::sha256(generated));
+    assert_eq!(inspect(dir.path()).unwrap().mount.module, "auth");
+
+    // Changed since it was recorded: the user's now, parsed like any file.
+    state(&crate::plan::sha256("what add-auth wrote before"));
+    assert!(
+        error_of(dir.path()).starts_with("failed to parse `src/auth/mod.rs`"),
+        "{}",
+        error_of(dir.path())
+    );
+}
