@@ -75,7 +75,7 @@ struct Args {
     warmup: usize,
     /// Rounds over every series: 1, or an even number. The order of the
     /// servers alternates, and the ratio pairs each round with the next.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 10)]
     rounds: usize,
     /// Concurrent connections (comma separated).
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
