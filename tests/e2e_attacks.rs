@@ -987,6 +987,7 @@ async fn attack_matrix() {
 
     let alice = issuer.token(&issuer.claims_for("alice", ALL_SCOPES, AUDIENCE));
     let session = server.raw.open_session(&alice).await;
+    let stalled = stalled_body(&server, &alice, &session);
     let mut m = Matrix {
         server: &server,
         issuer: &issuer,
@@ -1042,6 +1043,17 @@ async fn attack_matrix() {
 
     body_bounds(&checks, &server, &alice, &m.session).await;
     unknown_kid_flood(&checks, &server, &issuer).await;
+    let (reply, elapsed) = stalled.await.expect("stalled body exchange");
+    checks.expect(
+        "a body that stops arriving",
+        &reply,
+        Expect::Plain(StatusCode::REQUEST_TIMEOUT),
+        &[&alice],
+    );
+    checks.check(
+        (Duration::from_secs(29)..Duration::from_secs(40)).contains(&elapsed),
+        || format!("a body that stops arriving: answered after {elapsed:?}, not after the 30 s body timeout"),
+    );
     checks.check(attacker.jwks_fetches() == 0, || {
         format!(
             "the server fetched keys from a token's jku/x5u ({} time(s))",
@@ -1091,14 +1103,46 @@ async fn attack_matrix() {
 
 /// A raw HTTP/1.1 exchange with the server (see [`raw_exchange`]).
 async fn raw_http(server: &Server, head: String, body: Vec<u8>) -> Reply {
-    let addr = server.mcp_url["http://".len()..]
-        .split('/')
-        .next()
-        .expect("host:port")
-        .to_string();
+    let addr = server_addr(server);
     tokio::task::spawn_blocking(move || raw_exchange(&addr, &head, &body, Duration::from_secs(10)))
         .await
         .expect("raw HTTP exchange")
+}
+
+/// `host:port` of the server.
+fn server_addr(server: &Server) -> String {
+    server.mcp_url["http://".len()..]
+        .split('/')
+        .next()
+        .expect("host:port")
+        .to_string()
+}
+
+/// The start of a valid `tools/call` whose body then stops arriving (100 of
+/// the 4,096 bytes announced), from a client that keeps the connection
+/// open. Started in the background: the server gives up after its 30 s
+/// body timeout. Yields the reply and how long it took.
+fn stalled_body(
+    server: &Server,
+    token: &str,
+    session: &RawSession,
+) -> tokio::task::JoinHandle<(Reply, Duration)> {
+    let addr = server_addr(server);
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json, text/event-stream\r\n\
+         Content-Type: application/json\r\nMcp-Session-Id: {}\r\nMcp-Protocol-Version: {}\r\n\
+         Authorization: Bearer {token}\r\nContent-Length: 4096",
+        session.session_id, session.protocol_version
+    );
+    let mut body = tools_call_body(50, "search-tasks", json!({ "query": "" }))
+        .to_string()
+        .into_bytes();
+    body.resize(100, b' ');
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let reply = raw_exchange(&addr, &head, &body, Duration::from_secs(45));
+        (reply, started.elapsed())
+    })
 }
 
 /// Bodies are bounded (4 MiB) and refused with 413 before JSON parsing;
