@@ -28,11 +28,14 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, Header};
 use reqwest::{
     Method, RequestBuilder, StatusCode,
-    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, ORIGIN},
+    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, ORIGIN},
 };
 use serde_json::{Value, json};
 use support::{
-    http::{Challenge, RawMcp, RawSession, Reply, initialize_body, raw_exchange, tools_call_body},
+    http::{
+        Challenge, RawMcp, RawSession, Reply, client, client_with, initialize_body, raw_exchange,
+        tools_call_body,
+    },
     issuer::{
         EC_KID, Issuer, JwksMode, RSA_2_KID, RSA_KID, RSA_PUBLIC_PEM, TestKey, now,
         token_with_raw_header, unsigned_token,
@@ -46,6 +49,9 @@ use support::{
 const DOMAIN: &str = "tasks-test.auth0.com";
 const AUDIENCE: &str = "https://tasks.example.com/mcp";
 const ALL_SCOPES: &str = "read:tasks write:tasks delete:tasks";
+/// The origin of a browser page. Every request of these tests carries it
+/// (but one), so every answer must be readable by the page.
+const PAGE_ORIGIN: &str = "https://app.example";
 
 // ---------------------------------------------------------------------------
 // Building the protected example once per test binary.
@@ -165,7 +171,13 @@ async fn start_server(issuer_url: &str, jwks_url: &str, extra: &[(&str, &str)]) 
     Server {
         process,
         metadata_url: format!("{base}/.well-known/oauth-protected-resource/mcp"),
-        raw: RawMcp::new(&mcp_url),
+        raw: RawMcp {
+            http: client_with(HeaderMap::from_iter([(
+                ORIGIN,
+                HeaderValue::from_static(PAGE_ORIGIN),
+            )])),
+            url: mcp_url.clone(),
+        },
         mcp_url,
         _cwd: cwd,
     }
@@ -1016,7 +1028,7 @@ async fn attack_matrix() {
             .raw
             .http
             .request(Method::OPTIONS, &server.mcp_url)
-            .header(ORIGIN, "https://app.example")
+            .header(ORIGIN, PAGE_ORIGIN)
             .header("access-control-request-method", "POST")
             .header(
                 "access-control-request-headers",
@@ -1036,6 +1048,28 @@ async fn attack_matrix() {
         || {
             format!(
                 "CORS preflight: expected 204 without a challenge\n{}",
+                reply.describe()
+            )
+        },
+    );
+
+    // A client that is not a browser page sends no Origin: the same
+    // challenge, without CORS headers it would not read.
+    let reply = Reply::fetch(
+        client()
+            .post(&server.mcp_url)
+            .header(ACCEPT, "application/json, text/event-stream")
+            .json(&tools_call_body(60, "search-tasks", json!({ "query": "" }))),
+    )
+    .await;
+    checks.check(
+        reply.status == StatusCode::UNAUTHORIZED
+            && reply.header_opt("www-authenticate").is_some()
+            && reply.header_opt("access-control-allow-origin").is_none()
+            && reply.header_opt("access-control-expose-headers").is_none(),
+        || {
+            format!(
+                "no Origin: expected a 401 challenge without CORS headers\n{}",
                 reply.describe()
             )
         },
@@ -1131,7 +1165,7 @@ fn stalled_body(
     let head = format!(
         "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json, text/event-stream\r\n\
          Content-Type: application/json\r\nMcp-Session-Id: {}\r\nMcp-Protocol-Version: {}\r\n\
-         Authorization: Bearer {token}\r\nContent-Length: 4096",
+         Origin: {PAGE_ORIGIN}\r\nAuthorization: Bearer {token}\r\nContent-Length: 4096",
         session.session_id, session.protocol_version
     );
     let mut body = tools_call_body(50, "search-tasks", json!({ "query": "" }))
@@ -1152,7 +1186,8 @@ async fn body_bounds(checks: &Checks, server: &Server, token: &str, session: &Ra
     let head = |extra: &str| {
         format!(
             "POST /mcp HTTP/1.1\r\nHost: {host}\r\nAccept: application/json, text/event-stream\r\n\
-             Content-Type: application/json\r\nMcp-Session-Id: {}\r\nMcp-Protocol-Version: {}\r\n{extra}",
+             Content-Type: application/json\r\nMcp-Session-Id: {}\r\nMcp-Protocol-Version: {}\r\n\
+             Origin: {PAGE_ORIGIN}\r\n{extra}",
             session.session_id, session.protocol_version
         )
     };

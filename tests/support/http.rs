@@ -18,7 +18,13 @@ pub const RAW_PROTOCOL_VERSION: &str = "2025-11-25";
 
 /// A reqwest client for 127.0.0.1: every request times out, no proxy.
 pub fn client() -> reqwest::Client {
+    client_with(HeaderMap::new())
+}
+
+/// [`client`], sending `headers` with every request.
+pub fn client_with(headers: HeaderMap) -> reqwest::Client {
     reqwest::Client::builder()
+        .default_headers(headers)
         .no_proxy()
         .connect_timeout(Duration::from_secs(5))
         .timeout(REQUEST_TIMEOUT)
