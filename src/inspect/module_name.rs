@@ -6,7 +6,6 @@ use std::{
 };
 
 use anyhow::{Result, bail};
-use serde_json::Value;
 use syn::ext::IdentExt;
 
 use super::Mount;
@@ -39,18 +38,10 @@ fn recorded_files(root: &Path) -> Vec<String> {
 /// wrote in each (empty when there is no state file, or one that does not
 /// parse: the plan reports that).
 pub(crate) fn recorded_hashes(root: &Path) -> BTreeMap<String, String> {
-    let Ok(text) = std::fs::read_to_string(root.join(STATE_FILE)) else {
-        return BTreeMap::new();
-    };
-    let Ok(value) = serde_json::from_str::<Value>(&text) else {
-        return BTreeMap::new();
-    };
-    let files = value.pointer("/generator/files").and_then(Value::as_object);
-    files
-        .into_iter()
-        .flatten()
-        .filter_map(|(path, hash)| Some((path.clone(), hash.as_str()?.to_string())))
-        .collect()
+    std::fs::read_to_string(root.join(STATE_FILE))
+        .ok()
+        .and_then(|text| crate::plan::recorded_hashes(&text).ok())
+        .unwrap_or_default()
 }
 
 /// The module name an earlier run used: the directory of the recorded
