@@ -1,4 +1,4 @@
-//! Sources: reads and parses every `src/**/*.rs` file of the package with `syn`; it looks for nothing in them.
+//! Sources: reads and parses the package's `src/**/*.rs` files with `syn` (all but the generated ones nobody changed); it looks for nothing in them.
 
 use std::path::{Path, PathBuf};
 
