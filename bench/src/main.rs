@@ -62,9 +62,9 @@ const TARGET_RATIO_RS256: f64 = 0.95;
 const TARGET_RATIO_ES256: f64 = 0.90;
 const TARGET_ADD_AUTH_EXAMPLE: Duration = Duration::from_millis(50);
 const TARGET_ADD_AUTH_WORKSPACE: Duration = Duration::from_millis(500);
-/// The generated server's background key refresh interval (the default of
-/// `MCP_AUTH_JWKS_REFRESH`, `templates/auth/config.rs.hbs`): a run longer
-/// than this sees a scheduled refresh, not a fetch caused by requests.
+/// The protected server's background key refresh interval, set through
+/// `MCP_AUTH_JWKS_REFRESH_SECS` (the generated default): a run longer than
+/// this sees a scheduled refresh, not a fetch caused by requests.
 const JWKS_REFRESH_SECS: u64 = 300;
 
 /// Measures the generated auth's throughput cost and add-auth's wall time.
@@ -506,7 +506,9 @@ fn throughput(
     }
     let fetches = issuer.jwks_fetches();
     // The first fetch, plus the background refreshes a server that lived
-    // longer than the refresh interval has made on schedule.
+    // longer than the refresh interval has made on schedule. (The server's
+    // clock starts a few milliseconds after this one: a run that ends within
+    // those milliseconds of a refresh could count one fetch too few.)
     let scheduled = protected_started.elapsed().as_secs() / JWKS_REFRESH_SECS;
     let expected = 1 + scheduled as usize;
     summary.jwks_fetches = Some((fetches, expected));
@@ -542,6 +544,7 @@ fn protected_env(issuer: &Issuer, addr: SocketAddr) -> Vec<(&'static str, String
         ("MCP_RESOURCE_URL", format!("http://{addr}/mcp")),
         ("MCP_AUTH_ISSUER", issuer.issuer_url()),
         ("MCP_AUTH_JWKS_URL", issuer.jwks_url()),
+        ("MCP_AUTH_JWKS_REFRESH_SECS", JWKS_REFRESH_SECS.to_string()),
     ]
 }
 
