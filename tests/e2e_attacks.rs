@@ -1143,6 +1143,19 @@ async fn raw_http(server: &Server, head: String, body: Vec<u8>) -> Reply {
         .expect("raw HTTP exchange")
 }
 
+/// The head of a raw `POST /mcp` in `session`, from a page on
+/// [`PAGE_ORIGIN`], ending with the `extra` header lines.
+fn post_head(server: &Server, session: &RawSession, extra: &str) -> String {
+    format!(
+        "POST /mcp HTTP/1.1\r\nHost: {}\r\nAccept: application/json, text/event-stream\r\n\
+         Content-Type: application/json\r\nMcp-Session-Id: {}\r\nMcp-Protocol-Version: {}\r\n\
+         Origin: {PAGE_ORIGIN}\r\n{extra}",
+        server_addr(server),
+        session.session_id,
+        session.protocol_version
+    )
+}
+
 /// `host:port` of the server.
 fn server_addr(server: &Server) -> String {
     server.mcp_url["http://".len()..]
@@ -1162,11 +1175,10 @@ fn stalled_body(
     session: &RawSession,
 ) -> tokio::task::JoinHandle<(Reply, Duration)> {
     let addr = server_addr(server);
-    let head = format!(
-        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json, text/event-stream\r\n\
-         Content-Type: application/json\r\nMcp-Session-Id: {}\r\nMcp-Protocol-Version: {}\r\n\
-         Origin: {PAGE_ORIGIN}\r\nAuthorization: Bearer {token}\r\nContent-Length: 4096",
-        session.session_id, session.protocol_version
+    let head = post_head(
+        server,
+        session,
+        &format!("Authorization: Bearer {token}\r\nContent-Length: 4096"),
     );
     let mut body = tools_call_body(50, "search-tasks", json!({ "query": "" }))
         .to_string()
@@ -1182,15 +1194,7 @@ fn stalled_body(
 /// Bodies are bounded (4 MiB) and refused with 413 before JSON parsing;
 /// without a token the body is not even waited for.
 async fn body_bounds(checks: &Checks, server: &Server, token: &str, session: &RawSession) {
-    let host = &server.mcp_url["http://".len()..server.mcp_url.len() - "/mcp".len()];
-    let head = |extra: &str| {
-        format!(
-            "POST /mcp HTTP/1.1\r\nHost: {host}\r\nAccept: application/json, text/event-stream\r\n\
-             Content-Type: application/json\r\nMcp-Session-Id: {}\r\nMcp-Protocol-Version: {}\r\n\
-             Origin: {PAGE_ORIGIN}\r\n{extra}",
-            session.session_id, session.protocol_version
-        )
-    };
+    let head = |extra: &str| post_head(server, session, extra);
     let prefix = tools_call_body(30, "search-tasks", json!({ "query": "" })).to_string();
     let cases = [
         (
