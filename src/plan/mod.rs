@@ -38,6 +38,9 @@ pub const DEPENDENCIES: &[Dependency] = &[
     // The verified-token cache's keyed hash (SipHash-1-3, 128 bits); tiny,
     // no dependencies of its own.
     dep("siphasher", "1", true, &[]),
+    // The names a request body holds, inline for a single message (no
+    // allocation per request); already in every rmcp project's build.
+    dep("smallvec", "1", true, &[]),
     dep("tokio", "1", true, &["sync", "time"]),
     // The `Service` trait the protected MCP endpoint implements; part of
     // axum already.
