@@ -1075,7 +1075,8 @@ async fn attack_matrix() {
         },
     );
 
-    body_bounds(&checks, &server, &alice, &m.session).await;
+    let read_only = issuer.token(&issuer.claims_for("alice", "read:tasks", AUDIENCE));
+    body_bounds(&checks, &server, &alice, &read_only, &m.session).await;
     unknown_kid_flood(&checks, &server, &issuer).await;
     let (reply, elapsed) = stalled.await.expect("stalled body exchange");
     checks.expect(
@@ -1193,9 +1194,31 @@ fn stalled_body(
 
 /// Bodies are bounded (4 MiB) and refused with 413 before JSON parsing;
 /// without a token the body is not even waited for.
-async fn body_bounds(checks: &Checks, server: &Server, token: &str, session: &RawSession) {
+///
+/// A body sent in many small chunks is read whole: the scope check sees the
+/// tool whose name is split across chunks, and rmcp gets every byte.
+async fn body_bounds(
+    checks: &Checks,
+    server: &Server,
+    token: &str,
+    read_only: &str,
+    session: &RawSession,
+) {
     let head = |extra: &str| post_head(server, session, extra);
     let prefix = tools_call_body(30, "search-tasks", json!({ "query": "" })).to_string();
+    let mut padded = prefix.clone().into_bytes();
+    padded.resize(5 * 1024 * 1024, b' ');
+    let in_pieces = |tool: &str, arguments: Value| {
+        chunked(
+            tools_call_body(31, tool, arguments).to_string().as_bytes(),
+            7,
+        )
+    };
+    let chunked_head = |token: &str| {
+        head(&format!(
+            "Authorization: Bearer {token}\r\nTransfer-Encoding: chunked"
+        ))
+    };
     let cases = [
         (
             "Content-Length of 5 MiB with a valid token (only 1 KiB sent)",
@@ -1208,11 +1231,21 @@ async fn body_bounds(checks: &Checks, server: &Server, token: &str, session: &Ra
         ),
         (
             "chunked body of 5 MiB with a valid token",
-            head(&format!(
-                "Authorization: Bearer {token}\r\nTransfer-Encoding: chunked"
-            )),
-            chunked(prefix.as_bytes(), 5 * 1024 * 1024),
+            chunked_head(token),
+            chunked(&padded, 64 * 1024),
             Expect::Plain(StatusCode::PAYLOAD_TOO_LARGE),
+        ),
+        (
+            "read-only token: delete-task in 7-byte chunks",
+            chunked_head(read_only),
+            in_pieces("delete-task", json!({ "id": 1 })),
+            Expect::InsufficientScope("delete:tasks"),
+        ),
+        (
+            "read-only token: search-tasks in 7-byte chunks",
+            chunked_head(read_only),
+            in_pieces("search-tasks", json!({ "query": "" })),
+            Expect::Ok,
         ),
         (
             "Content-Length of 1 MiB without a token (only 1 KiB sent)",
@@ -1225,19 +1258,22 @@ async fn body_bounds(checks: &Checks, server: &Server, token: &str, session: &Ra
         let started = Instant::now();
         let reply = raw_http(server, head, body).await;
         let elapsed = started.elapsed();
-        checks.expect(what, &reply, expect, &[token]);
+        let answered = matches!(expect, Expect::Ok);
+        checks.expect(what, &reply, expect, &[token, read_only]);
         checks.check(elapsed < Duration::from_secs(5), || {
             format!("{what}: took {elapsed:?}")
+        });
+        // The tool ran: rmcp got the whole body.
+        checks.check(!answered || reply.body.contains(r#""result""#), || {
+            format!("{what}: expected a tool result\n{}", reply.describe())
         });
     }
 }
 
-/// `start` padded with spaces to `total` bytes, as HTTP/1.1 chunks.
-fn chunked(start: &[u8], total: usize) -> Vec<u8> {
-    let mut data = start.to_vec();
-    data.resize(total, b' ');
-    let mut body = Vec::with_capacity(total + 4096);
-    for chunk in data.chunks(64 * 1024) {
+/// `data` as HTTP/1.1 chunks of `size` bytes.
+fn chunked(data: &[u8], size: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(2 * data.len() + 4096);
+    for chunk in data.chunks(size) {
         body.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
         body.extend_from_slice(chunk);
         body.extend_from_slice(b"\r\n");
