@@ -1258,13 +1258,13 @@ async fn body_bounds(
         let started = Instant::now();
         let reply = raw_http(server, head, body).await;
         let elapsed = started.elapsed();
-        let answered = matches!(expect, Expect::Ok);
+        let tool_runs = matches!(expect, Expect::Ok);
         checks.expect(what, &reply, expect, &[token, read_only]);
         checks.check(elapsed < Duration::from_secs(5), || {
             format!("{what}: took {elapsed:?}")
         });
         // The tool ran: rmcp got the whole body.
-        checks.check(!answered || reply.body.contains(r#""result""#), || {
+        checks.check(!tool_runs || reply.body.contains(r#""result""#), || {
             format!("{what}: expected a tool result\n{}", reply.describe())
         });
     }

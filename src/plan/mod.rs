@@ -39,7 +39,7 @@ pub const DEPENDENCIES: &[Dependency] = &[
     // no dependencies of its own.
     dep("siphasher", "1", true, &[]),
     // The names a request body holds, inline for a single message (no
-    // allocation per request); already in every rmcp project's build.
+    // allocation per request); hyper, under axum, already builds it.
     dep("smallvec", "1", true, &[]),
     dep("tokio", "1", true, &["sync", "time"]),
     // The `Service` trait the protected MCP endpoint implements; part of
