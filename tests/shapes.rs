@@ -501,6 +501,36 @@ fn refused_shapes_get_the_reason_and_stay_untouched() {
              then run add-auth again",
         ),
         (
+            "existing-bearer",
+            &[],
+            "error: `shape-bearer` already has auth of its own, and add-auth never stacks a second one on it: \
+             `src/main.rs:29` a `from_fn(require_token)` layer over the MCP endpoint, where `require_token` \
+             (`src/main.rs:38`) reads the `Authorization` header, checks a `Bearer` token, answers 401\n\
+             help: remove or disable yours first (`src/main.rs:29`), then run add-auth again; \
+             to keep your own auth instead, do not use add-auth on this endpoint",
+        ),
+        (
+            "own-oauth-metadata",
+            &[],
+            "error: `shape-own-metadata` already has auth of its own, and add-auth never stacks a second one on it: \
+             `src/main.rs:24` serves `/.well-known/oauth-protected-resource` itself (add-auth serves its own \
+             OAuth metadata there, and two answers cannot share a route)\n\
+             help: remove or disable yours first (`src/main.rs:24`), then run add-auth again; \
+             to keep your own auth instead, do not use add-auth on this endpoint",
+        ),
+        (
+            "stdio-jwt",
+            &[],
+            "error: `shape-stdio-jwt` cannot be protected by add-auth as it is (2 problems):\n\
+             - `shape-stdio-jwt` serves MCP over stdio only (`src/main.rs:8`); OAuth applies to HTTP transports\n  \
+             help: serve MCP over streamable HTTP (`StreamableHttpService` mounted by \
+             `Router::new().nest_service(\"/mcp\", service)`), then run add-auth again\n\
+             - `shape-stdio-jwt` already has auth of its own, and add-auth never stacks a second one on it: \
+             `src/main.rs:7` checks JWTs of its own with `jsonwebtoken` (`jsonwebtoken::DecodingKey`)\n  \
+             help: remove or disable yours first (`src/main.rs:7`), then run add-auth again; \
+             to keep your own auth instead, do not use add-auth on this endpoint",
+        ),
+        (
             "rmcp-1x-config",
             &[],
             "error: `shape-rmcp1` depends on rmcp `1.2`, which add-auth does not support (supported: rmcp 3.x)\n\

@@ -5,10 +5,12 @@
 //! found and what the user can do instead.
 
 mod crate_root;
+mod existing_auth;
 mod manifest;
 mod module_name;
 mod mount;
 mod offsets;
+mod refusal;
 mod sources;
 mod tools;
 mod workspace;
@@ -49,8 +51,11 @@ pub fn inspect(path: &Path) -> Result<Project> {
 /// HTTP and `--package` does not name one), when the package does not
 /// depend on rmcp 3.x, when a source file does not parse, when the MCP
 /// endpoint cannot be found in exactly one place (stdio only, legacy
-/// `SseServer`, raw hyper, several mounts), or when the crate root already
-/// has a module of the generated module's name that add-auth did not write.
+/// `SseServer`, raw hyper, several mounts), when the project has auth of
+/// its own on that endpoint (see `existing_auth.rs`), or when the crate
+/// root already has a module of the generated module's name that add-auth
+/// did not write. The last three are blockers: one error names every one
+/// found.
 pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
     let dir = workspace::choose_package(path, options.package.as_deref())?;
     let package = manifest::read_package(&dir)?;
@@ -69,13 +74,26 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
         Some(name) => name.clone(),
         None => module_name::recorded(&package.root)?.unwrap_or_else(|| DEFAULT_MODULE.into()),
     };
-    let found = mount::find_mount(&package.name, &files, &module)?;
-    module_name::check_free(
-        &package.root,
-        &files,
-        &found.mount,
-        options.module_name.is_some(),
-    )?;
+    // Every blocker is gathered, so that one refusal names them all, in
+    // this order: the endpoint, existing auth, the module name.
+    let mut blockers = Vec::new();
+    let found = mount::find_mount(&package.name, &files, &module)
+        .map_err(|err| blockers.push(err))
+        .ok();
+    let findings = existing_auth::find(&package.root, &files, found.as_ref().map(|f| &f.mount));
+    blockers.extend(existing_auth::refusal(&package.name, &findings));
+    if let Some(found) = &found
+        && let Err(err) = module_name::check_free(
+            &package.root,
+            &files,
+            &found.mount,
+            options.module_name.is_some(),
+        )
+    {
+        blockers.push(err);
+    }
+    refusal::refuse(&package.name, blockers)?;
+    let found = found.expect("no blocker, so the mount was found");
     let tools = tools::find_tools(&files);
     let mut notes = found.notes;
     if tools.is_empty()

@@ -7,7 +7,7 @@ use tempfile::TempDir;
 use super::{Options, Project, Tool, inspect, inspect_with};
 
 /// Writes a project tree into a fresh temporary directory.
-fn tree(files: &[(&str, &str)]) -> TempDir {
+pub(super) fn tree(files: &[(&str, &str)]) -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (rel, text) in files {
         let path = dir.path().join(rel);
@@ -17,14 +17,14 @@ fn tree(files: &[(&str, &str)]) -> TempDir {
     dir
 }
 
-fn manifest(name: &str, rmcp: &str) -> String {
+pub(super) fn manifest(name: &str, rmcp: &str) -> String {
     format!(
         "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
          [dependencies]\naxum = \"0.8\"\n{rmcp}\ntokio = {{ version = \"1\", features = [\"full\"] }}\n"
     )
 }
 
-const RMCP_3: &str =
+pub(super) const RMCP_3: &str =
     "rmcp = { version = \"3.11\", features = [\"server\", \"transport-streamable-http-server\"] }";
 
 fn error_of(path: &Path) -> String {
