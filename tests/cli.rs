@@ -53,7 +53,7 @@ fn second_run_with_the_same_flags_changes_no_byte() {
     let second = mcp_builder(dir.path(), FLAGS).success();
     assert_eq!(
         stderr(&second),
-        "       Found `tasks-server`: rmcp 3.11 [server, macros, transport-streamable-http-server], \
+        "       Found `tasks-server`: rmcp 3.11.0 (Cargo.lock) [server, macros, transport-streamable-http-server], \
          MCP endpoint `/mcp` in `src/main.rs`, 3 tools (create-task, delete-task, search-tasks)\n\
          nothing to do: `tasks-server` is already protected as asked\n"
     );

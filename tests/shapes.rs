@@ -531,14 +531,6 @@ fn refused_shapes_get_the_reason_and_stay_untouched() {
              to keep your own auth instead, do not use add-auth on this endpoint",
         ),
         (
-            "rmcp-1x-config",
-            &[],
-            "error: `shape-rmcp1` depends on rmcp `1.2`, which add-auth does not support (supported: rmcp 3.x)\n\
-             help: upgrade rmcp to 3.x (`cargo add rmcp@3`, then follow the compiler through the API changes: \
-             `StreamableHttpServerConfig` is built with `StreamableHttpServerConfig::default().with_..(..)` \
-             methods instead of a struct literal), then run add-auth again",
-        ),
-        (
             "existing-auth-module",
             &[],
             "error: `src/auth.rs` already exists: the crate already has a module `auth` that add-auth did not write\n\

@@ -177,10 +177,11 @@ fn found(project: &Project) -> String {
         .map(|tool| tool.name.as_str())
         .collect();
     format!(
-        "{:>12} `{}`: rmcp {} [{}], MCP endpoint `{}` in `{}`, {} tool{} ({})",
+        "{:>12} `{}`: rmcp {} ({}) [{}], MCP endpoint `{}` in `{}`, {} tool{} ({})",
         "Found",
         project.package_name,
-        project.rmcp.version_req,
+        project.rmcp.version,
+        project.rmcp.version_from,
         project.rmcp.features.join(", "),
         project.mount.mcp_path,
         project.mount.file.display(),

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use semver::{Comparator, Op, Version, VersionReq};
 use toml_edit::{DocumentMut, Item, TableLike};
 
 use super::RmcpDep;
+use super::rmcp_version::{self, Declared};
 
 /// The package `add-auth` works on, as its manifests describe it.
 #[derive(Debug)]
@@ -72,7 +72,27 @@ pub(crate) fn read_package(path: &Path) -> Result<Package> {
         None if doc.contains_key("workspace") => Some(&doc),
         None => None,
     };
-    let rmcp = find_rmcp(&name, &doc, workspace_doc)?;
+    let decl = find_rmcp(&name, &doc, workspace_doc)?;
+    let workspace_root = workspace.as_ref().map(|(dir, _)| dir.as_path());
+    // A path is relative to the manifest that says it.
+    let base = match workspace_root {
+        Some(ws) if decl.from_workspace => ws,
+        _ => root.as_path(),
+    };
+    let declared = Declared {
+        requirement: decl.version_req,
+        path: decl.path.as_ref().map(|path| base.join(path)),
+        source: decl.source,
+    };
+    let (version, version_from) = rmcp_version::resolve(&name, &root, workspace_root, &declared)?;
+    // Whether add-auth supports this release is a blocker `inspect_with`
+    // checks (`rmcp_version::check_supported`), named with any others.
+    let rmcp = RmcpDep {
+        features: decl.features,
+        from_workspace: decl.from_workspace,
+        version,
+        version_from,
+    };
     Ok(Package {
         root,
         name,
@@ -129,6 +149,8 @@ struct DepDecl {
     version: Option<String>,
     features: Vec<String>,
     workspace: bool,
+    /// `path = "..."` as written.
+    path: Option<String>,
     /// `git = "..."` or `path = "..."`, described for messages.
     source: Option<String>,
 }
@@ -155,6 +177,7 @@ impl DepDecl {
                 .get("workspace")
                 .and_then(Item::as_bool)
                 .unwrap_or(false),
+            path: string("path"),
             source,
         })
     }
@@ -215,100 +238,58 @@ fn find_rmcp_decl(
     None
 }
 
+/// The rmcp dependency as the manifests declare it, before its version is
+/// resolved.
+#[derive(Debug)]
+struct RmcpDecl {
+    version_req: Option<String>,
+    features: Vec<String>,
+    from_workspace: bool,
+    /// `path = "..."`: relative to the workspace root when `from_workspace`,
+    /// else to the package.
+    path: Option<String>,
+    source: Option<String>,
+}
+
 fn find_rmcp(
     name: &str,
     doc: &DocumentMut,
     workspace_doc: Option<&DocumentMut>,
-) -> Result<RmcpDep> {
+) -> Result<RmcpDecl> {
     let Some((key, member, inherited)) = find_rmcp_decl(doc, workspace_doc) else {
         bail!(
             "`{name}` does not depend on rmcp: add-auth works on MCP servers built on the rmcp crate\n\
              help: pass --path <dir> pointing at the package that depends on rmcp (a workspace member, say)"
         );
     };
-    let (version, features, source) = if member.workspace {
-        let Some(inherited) = inherited else {
-            bail!(
-                "`{name}` declares `{key} = {{ workspace = true }}` but no [workspace.dependencies] entry `{key}` was found\n\
-                 help: add `{key} = \"3\"` under [workspace.dependencies] of the workspace root (cargo requires it too)"
-            );
-        };
-        let mut features = inherited.features;
-        for feature in member.features {
-            if !features.contains(&feature) {
-                features.push(feature);
-            }
+    if !member.workspace {
+        return Ok(RmcpDecl {
+            version_req: member.version,
+            features: member.features,
+            from_workspace: false,
+            path: member.path,
+            source: member.source,
+        });
+    }
+    let Some(inherited) = inherited else {
+        bail!(
+            "`{name}` declares `{key} = {{ workspace = true }}` but no [workspace.dependencies] entry `{key}` was found\n\
+             help: add `{key} = \"3\"` under [workspace.dependencies] of the workspace root (cargo requires it too)"
+        );
+    };
+    let mut features = inherited.features;
+    for feature in member.features {
+        if !features.contains(&feature) {
+            features.push(feature);
         }
-        (inherited.version, features, inherited.source)
-    } else {
-        (member.version, member.features, member.source)
-    };
-    let Some(version_req) = version else {
-        let from = source.map_or(String::new(), |source| format!(" from {source}"));
-        bail!(
-            "cannot determine which rmcp version `{name}` uses: it takes rmcp{from} without a `version`\n\
-             help: add `version = \"3\"` to the rmcp dependency (cargo checks it against the source), then run add-auth again"
-        );
-    };
-    check_supported(name, &version_req)?;
-    Ok(RmcpDep {
-        version_req,
+    }
+    Ok(RmcpDecl {
+        version_req: inherited.version,
         features,
-        from_workspace: member.workspace,
+        from_workspace: true,
+        path: inherited.path,
+        source: inherited.source,
     })
-}
-
-/// Accepts a requirement whose lowest matching version is an rmcp 3.x.
-fn check_supported(name: &str, version_req: &str) -> Result<()> {
-    let req = VersionReq::parse(version_req).map_err(|err| {
-        anyhow!(
-            "`{name}` depends on rmcp `{version_req}`, which is not a valid version requirement: {err}\n\
-             help: fix the rmcp version in Cargo.toml (for example `rmcp = \"3\"`), then run add-auth again"
-        )
-    })?;
-    let lowest = lowest_version(&req);
-    if lowest.major != 3 {
-        bail!(
-            "`{name}` depends on rmcp `{version_req}`, which add-auth does not support (supported: rmcp 3.x)\n\
-             help: upgrade rmcp to 3.x (`cargo add rmcp@3`, then follow the compiler through the API changes: \
-             `StreamableHttpServerConfig` is built with `StreamableHttpServerConfig::default().with_..(..)` \
-             methods instead of a struct literal), then run add-auth again"
-        );
-    }
-    Ok(())
-}
-
-/// The lowest version a requirement allows (`0.0.0` when it has no lower
-/// bound): the highest of its comparators' lower bounds.
-fn lowest_version(req: &VersionReq) -> Version {
-    req.comparators
-        .iter()
-        .map(lower_bound)
-        .max()
-        .unwrap_or(Version::new(0, 0, 0))
-}
-
-fn lower_bound(comparator: &Comparator) -> Version {
-    let Comparator {
-        op,
-        major,
-        minor,
-        patch,
-        pre,
-    } = comparator;
-    let (major, minor_or_0, patch_or_0) = (*major, minor.unwrap_or(0), patch.unwrap_or(0));
-    match op {
-        Op::Exact | Op::GreaterEq | Op::Tilde | Op::Caret | Op::Wildcard => Version {
-            pre: pre.clone(),
-            ..Version::new(major, minor_or_0, patch_or_0)
-        },
-        Op::Greater => match (minor, patch) {
-            (Some(minor), Some(patch)) => Version::new(major, *minor, patch + 1),
-            (Some(minor), None) => Version::new(major, minor + 1, 0),
-            (None, _) => Version::new(major + 1, 0, 0),
-        },
-        _ => Version::new(0, 0, 0),
-    }
 }
 
 /// The error for a workspace root without a package: lists the members and
@@ -419,50 +400,14 @@ pub(crate) fn workspace_members(dir: &Path, doc: &DocumentMut) -> Vec<Member> {
 mod tests {
     use super::*;
 
-    fn lowest(req: &str) -> String {
-        lowest_version(&VersionReq::parse(req).unwrap()).to_string()
-    }
-
-    #[test]
-    fn lowest_versions_of_requirements() {
-        assert_eq!(lowest("3.11"), "3.11.0");
-        assert_eq!(lowest("3"), "3.0.0");
-        assert_eq!(lowest("^3.2.1"), "3.2.1");
-        assert_eq!(lowest("~3.1"), "3.1.0");
-        assert_eq!(lowest("=3.11.0"), "3.11.0");
-        assert_eq!(lowest(">=3.0.0, <4.0.0"), "3.0.0");
-        assert_eq!(lowest(">2"), "3.0.0");
-        assert_eq!(lowest(">2.9"), "2.10.0");
-        assert_eq!(lowest("3.*"), "3.0.0");
-        assert_eq!(lowest("*"), "0.0.0");
-        assert_eq!(lowest("<4"), "0.0.0");
-        assert_eq!(lowest("0.8"), "0.8.0");
-    }
-
-    #[test]
-    fn supported_range_is_rmcp_3() {
-        for ok in ["3", "3.11", "^3.0.0", ">=3.1, <4", "~3.11.2", "3.0.0-rc.1"] {
-            assert!(check_supported("s", ok).is_ok(), "{ok}");
-        }
-        for bad in ["0.8", "1", "2.5", "4", ">=2.9", "*", "<4"] {
-            assert!(check_supported("s", bad).is_err(), "{bad}");
-        }
-        assert_eq!(
-            check_supported("s", "three").unwrap_err().to_string(),
-            "`s` depends on rmcp `three`, which is not a valid version requirement: \
-             unexpected character 't' while parsing major version number\n\
-             help: fix the rmcp version in Cargo.toml (for example `rmcp = \"3\"`), then run add-auth again"
-        );
-    }
-
-    fn rmcp_of(manifest: &str, workspace: Option<&str>) -> Result<RmcpDep> {
+    fn rmcp_of(manifest: &str, workspace: Option<&str>) -> Result<RmcpDecl> {
         let doc: DocumentMut = manifest.parse().unwrap();
         let ws: Option<DocumentMut> = workspace.map(|ws| ws.parse().unwrap());
         find_rmcp("server", &doc, ws.as_ref())
     }
 
-    fn summary(dep: RmcpDep) -> (String, Vec<String>, bool) {
-        (dep.version_req, dep.features, dep.from_workspace)
+    fn summary(dep: RmcpDecl) -> (String, Vec<String>, bool) {
+        (dep.version_req.unwrap(), dep.features, dep.from_workspace)
     }
 
     #[test]
@@ -538,18 +483,28 @@ mod tests {
     }
 
     #[test]
-    fn rmcp_dependency_errors() {
+    fn rmcp_path_and_git_dependencies() {
+        let git = rmcp_of(
+            "[dependencies]\nrmcp = { git = \"https://github.com/modelcontextprotocol/rust-sdk\" }\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(git.version_req, None);
         assert_eq!(
-            rmcp_of(
-                "[dependencies]\nrmcp = { git = \"https://github.com/modelcontextprotocol/rust-sdk\" }\n",
-                None
-            )
-            .unwrap_err()
-            .to_string(),
-            "cannot determine which rmcp version `server` uses: it takes rmcp from git \
-             `https://github.com/modelcontextprotocol/rust-sdk` without a `version`\n\
-             help: add `version = \"3\"` to the rmcp dependency (cargo checks it against the source), then run add-auth again"
+            git.source.as_deref(),
+            Some("git `https://github.com/modelcontextprotocol/rust-sdk`")
         );
+        let path = rmcp_of(
+            "[dependencies]\nrmcp = { workspace = true }\n",
+            Some("[workspace.dependencies]\nrmcp = { path = \"../sdk/crates/rmcp\", features = [\"server\"] }\n"),
+        )
+        .unwrap();
+        assert_eq!(path.path.as_deref(), Some("../sdk/crates/rmcp"));
+        assert!(path.from_workspace);
+    }
+
+    #[test]
+    fn rmcp_dependency_errors() {
         assert_eq!(
             rmcp_of(
                 "[dependencies]\nrmcp = { workspace = true }\n",

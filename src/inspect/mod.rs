@@ -11,6 +11,7 @@ mod module_name;
 mod mount;
 mod offsets;
 mod refusal;
+mod rmcp_version;
 mod sources;
 mod tools;
 mod workspace;
@@ -22,6 +23,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+
+pub use rmcp_version::VersionSource;
 
 /// The name of the generated module unless the user picks another.
 pub const DEFAULT_MODULE: &str = "auth";
@@ -49,13 +52,13 @@ pub fn inspect(path: &Path) -> Result<Project> {
 /// Errors, each a lowercase sentence with a `help:` line, when `path` holds
 /// no package (or a workspace root where no single member serves MCP over
 /// HTTP and `--package` does not name one), when the package does not
-/// depend on rmcp 3.x, when a source file does not parse, when the MCP
-/// endpoint cannot be found in exactly one place (stdio only, legacy
-/// `SseServer`, raw hyper, several mounts), when the project has auth of
-/// its own on that endpoint (see `existing_auth.rs`), or when the crate
-/// root already has a module of the generated module's name that add-auth
-/// did not write. The last three are blockers: one error names every one
-/// found.
+/// use an rmcp release add-auth supports (0.6.1 to 3.x), when a source
+/// file does not parse, when the MCP endpoint cannot be found in exactly
+/// one place (stdio only, legacy `SseServer`, raw hyper, several mounts),
+/// when the project has auth of its own on that endpoint (see
+/// `existing_auth.rs`), or when the crate root already has a module of the
+/// generated module's name that add-auth did not write. The last three
+/// (and the rmcp release) are blockers: one error names every one found.
 pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
     let dir = workspace::choose_package(path, options.package.as_deref())?;
     let package = manifest::read_package(&dir)?;
@@ -75,11 +78,24 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
         None => module_name::recorded(&package.root)?.unwrap_or_else(|| DEFAULT_MODULE.into()),
     };
     // Every blocker is gathered, so that one refusal names them all, in
-    // this order: the endpoint, existing auth, the module name.
-    let mut blockers = Vec::new();
-    let found = mount::find_mount(&package.name, &files, &module)
-        .map_err(|err| blockers.push(err))
-        .ok();
+    // this order: the rmcp release, the endpoint, existing auth, the module
+    // name.
+    let rmcp = &package.rmcp;
+    let mut blockers: Vec<anyhow::Error> =
+        rmcp_version::check_supported(&package.name, &rmcp.version, &rmcp.version_from)
+            .err()
+            .into_iter()
+            .collect();
+    let found = match mount::find_mount(&package.name, &files, &module) {
+        Ok(found) => Some(found),
+        // A release without a streamable HTTP server has no endpoint to
+        // find: its own blocker says so.
+        Err(_) if rmcp.version < rmcp_version::FIRST_STREAMABLE => None,
+        Err(err) => {
+            blockers.push(err);
+            None
+        }
+    };
     let findings = existing_auth::find(&package.root, &files, found.as_ref().map(|f| &f.mount));
     blockers.extend(existing_auth::refusal(&package.name, &findings));
     if let Some(found) = &found
@@ -96,6 +112,7 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
     let found = found.expect("no blocker, so the mount was found");
     let tools = tools::find_tools(&files);
     let mut notes = found.notes;
+    notes.extend(rmcp_version::host_check_note(&package.rmcp.version));
     if tools.is_empty()
         && let Some(at) = tools::hand_written_tools(&files)
     {
@@ -140,14 +157,17 @@ pub struct Project {
 /// The rmcp dependency as the package declares it.
 #[derive(Debug, Clone)]
 pub struct RmcpDep {
-    /// The version requirement, e.g. `3.11` (from the workspace when
-    /// `workspace = true`). Its lowest matching version is a 3.x.
-    pub version_req: String,
     /// Enabled features: the workspace entry's followed by the member's
     /// own, without duplicates.
     pub features: Vec<String>,
     /// Declared as `rmcp = { workspace = true }` in the member.
     pub from_workspace: bool,
+    /// The release the package builds with (see `rmcp_version.rs`): one
+    /// add-auth supports, 0.6.1 to 3.x.
+    pub version: semver::Version,
+    /// Where `version` was read: Cargo.lock, a path dependency's manifest,
+    /// or the requirement.
+    pub version_from: VersionSource,
 }
 
 /// Where the MCP endpoint is built and mounted, as byte offsets into source

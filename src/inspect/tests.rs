@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
-use super::{Options, Project, Tool, inspect, inspect_with};
+use super::{Options, Project, Tool, VersionSource, inspect, inspect_with};
 
 /// Writes a project tree into a fresh temporary directory.
 pub(super) fn tree(files: &[(&str, &str)]) -> TempDir {
@@ -86,7 +86,11 @@ fn bundled_tasks_server() {
     assert_eq!(project.root, canonical(&root));
     assert_eq!(project.package_name, "tasks-server");
     assert_eq!(project.workspace_root, None);
-    assert_eq!(project.rmcp.version_req, "3.11");
+    assert_eq!(project.rmcp.version, semver::Version::new(3, 11, 0));
+    assert_eq!(
+        project.rmcp.version_from,
+        VersionSource::Lock(canonical(&root).join("Cargo.lock"))
+    );
     assert_eq!(
         project.rmcp.features,
         ["server", "macros", "transport-streamable-http-server"]
@@ -196,7 +200,12 @@ fn workspace_member_inherits_rmcp() {
     assert_eq!(project.root, canonical(&ws.path().join("crates/server")));
     assert_eq!(project.package_name, "server");
     assert_eq!(project.workspace_root, Some(canonical(ws.path())));
-    assert_eq!(project.rmcp.version_req, "3.11");
+    // No Cargo.lock: the requirement's lowest version.
+    assert_eq!(project.rmcp.version, semver::Version::new(3, 11, 0));
+    assert_eq!(
+        project.rmcp.version_from,
+        VersionSource::Requirement("3.11".into())
+    );
     assert_eq!(
         project.rmcp.features,
         ["server", "macros", "transport-streamable-http-server"]
@@ -818,24 +827,37 @@ fn a_module_name_in_use_is_refused_and_another_one_is_taken() {
 }
 
 #[test]
-fn rmcp_0_8_is_refused() {
-    let dir = tree(&[
-        (
-            "Cargo.toml",
-            &manifest(
-                "old",
-                "rmcp = { version = \"0.8\", features = [\"server\"] }",
+fn rmcp_0_5_is_refused_and_0_8_is_noted() {
+    let with = |version: &str| {
+        tree(&[
+            (
+                "Cargo.toml",
+                &manifest(
+                    "old",
+                    &format!("rmcp = {{ version = \"{version}\", features = [\"server\"] }}"),
+                ),
             ),
-        ),
-        ("src/main.rs", INLINE_MAIN),
-    ]);
+            ("src/main.rs", INLINE_MAIN),
+        ])
+    };
     assert_eq!(
-        error_of(dir.path()),
-        "`old` depends on rmcp `0.8`, which add-auth does not support (supported: rmcp 3.x)\n\
-         help: upgrade rmcp to 3.x (`cargo add rmcp@3`, then follow the compiler through the API changes: \
-         `StreamableHttpServerConfig` is built with `StreamableHttpServerConfig::default().with_..(..)` \
-         methods instead of a struct literal), \
-         then run add-auth again"
+        error_of(with("0.5").path()),
+        "`old` uses rmcp 0.5.0 (lowest of \"0.5\", no Cargo.lock), whose server API lacks `FromContextPart` \
+         (added in rmcp 0.6.1), which the generated module needs to hand the verified caller to tools\n\
+         help: upgrade rmcp to 0.6.1 or later: `cargo add rmcp@0.6` (the smallest step; `cargo add rmcp@3` \
+         for the current API), then follow the compiler through the API changes, then run add-auth again"
+    );
+    let dir = with("0.8");
+    let project = inspect(dir.path()).unwrap();
+    assert_eq!(project.rmcp.version, semver::Version::new(0, 8, 0));
+    assert!(!super::rmcp_version::checks_host(&project.rmcp.version));
+    assert!(
+        project
+            .notes
+            .iter()
+            .any(|note| note.starts_with("rmcp 0.8.0 checks no `Host` header")),
+        "{:?}",
+        project.notes
     );
 }
 

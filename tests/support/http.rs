@@ -43,6 +43,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// `Ok` if the status is `status`, else an error saying `what` got what.
+    pub fn expect(&self, status: StatusCode, what: &str) -> Result<(), String> {
+        if self.status == status {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what}: expected {status}, got {}",
+                self.describe()
+            ))
+        }
+    }
+
     /// Sends `request` with its own client and reads the whole response
     /// (bounded by that client's timeout; use [`client`]).
     pub async fn fetch(request: reqwest::RequestBuilder) -> Reply {
@@ -388,6 +400,23 @@ impl RawMcp {
             reply.describe()
         );
         session
+    }
+}
+
+impl RawMcp {
+    /// An `initialize` without a token must get 401 with a Bearer challenge
+    /// that points at the resource metadata.
+    pub async fn expect_challenge(&self) -> Result<(), String> {
+        let anonymous = self.send(None, None, &initialize_body(1)).await;
+        anonymous.expect(StatusCode::UNAUTHORIZED, "initialize without a token")?;
+        let challenge = anonymous.header("www-authenticate");
+        if !challenge.starts_with("Bearer ") || !challenge.contains("resource_metadata=") {
+            return Err(format!(
+                "401 without a Bearer challenge: {}",
+                anonymous.describe()
+            ));
+        }
+        Ok(())
     }
 }
 

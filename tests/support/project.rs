@@ -126,6 +126,23 @@ pub fn try_cargo(
     Ok(())
 }
 
+/// Runs the real `mcp-builder add-auth --path <project> ARGS` (no terminal,
+/// `NO_COLOR`), bounded to two minutes; (success, stderr).
+pub fn run_add_auth(project: &Path, args: &[&str]) -> (bool, String) {
+    let output = assert_cmd::Command::cargo_bin("mcp-builder")
+        .expect("the mcp-builder binary")
+        .args(["add-auth", "--path"])
+        .arg(project)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .write_stdin("")
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("run mcp-builder add-auth");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.success(), stderr)
+}
+
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
