@@ -83,7 +83,7 @@ pub(crate) fn find(root: &Path, files: &[SourceFile], mount: Option<&Mount>) -> 
     let index = Index::new(&files, mount);
     let mut findings = Vec::new();
     index.layers(&mut findings);
-    index.handler_reads(&mut findings);
+    index.request_reads(&mut findings);
     jwt::libraries(root, &index, !ours.is_empty(), &mut findings);
     let consts: Vec<HashMap<String, String>> =
         files.iter().map(|file| string_consts(&file.ast)).collect();
@@ -97,6 +97,11 @@ pub(crate) fn find(root: &Path, files: &[SourceFile], mount: Option<&Mount>) -> 
     }
     let mut seen = HashSet::new();
     findings.retain(|finding| seen.insert(finding.at.clone()));
+    // In file and line order, whatever found them.
+    findings.sort_by_cached_key(|finding| {
+        let (file, line) = finding.at.rsplit_once(':').unwrap_or((&finding.at, ""));
+        (file.to_string(), line.parse::<usize>().unwrap_or(0))
+    });
     findings
 }
 
@@ -138,6 +143,13 @@ struct FnInfo<'ast> {
     block: &'ast syn::Block,
     /// Names of the functions and methods it calls.
     calls: HashSet<String>,
+    /// The type of the `impl` block holding it, if any.
+    owner: Option<String>,
+    /// In an MCP handler impl (`ServerHandler`, `#[tool_router]`,
+    /// `#[tool_handler]`).
+    in_handler: bool,
+    /// In an impl of one of [`CHECK_TRAITS`] (judged as a type instead).
+    in_check_trait: bool,
 }
 
 /// A type of the project's own that checks requests: an impl of a
@@ -165,12 +177,11 @@ impl AuthType {
 struct Index<'f, 'ast> {
     files: &'f [&'ast SourceFile],
     fns: Vec<FnInfo<'ast>>,
-    /// Impls of `ServerHandler` and `#[tool_router]`/`#[tool_handler]` impls.
-    handlers: Vec<(usize, &'ast syn::ItemImpl)>,
     uses: Vec<(usize, &'ast syn::ItemUse)>,
     auth_types: HashMap<String, AuthType>,
-    /// Functions holding the MCP endpoint (the mounting one and its
-    /// callers); `None` when the endpoint was not found: all count.
+    /// Functions holding the MCP endpoint: the mounting one, its callers,
+    /// and functions they hand the router to (`protect(router)`); `None`
+    /// when the endpoint was not found: all count.
     relevant: Option<HashSet<usize>>,
     relevant_names: HashSet<String>,
     mcp_path: Option<String>,
@@ -198,7 +209,6 @@ impl<'f, 'ast> Index<'f, 'ast> {
         let mut index = Index {
             files,
             fns: collect.fns,
-            handlers: collect.handlers,
             uses: collect.uses,
             auth_types: HashMap::new(),
             relevant: None,
@@ -264,12 +274,50 @@ impl<'f, 'ast> Index<'f, 'ast> {
                     names.insert(f.name.clone());
                 }
             }
+            let holding: Vec<usize> = relevant.iter().copied().collect();
+            for i in holding {
+                let mut passes = Passes {
+                    names: &names,
+                    vars: HashSet::new(),
+                    callees: Vec::new(),
+                };
+                passes.visit_block(self.fns[i].block);
+                for path in passes.callees {
+                    relevant.extend(self.callees(path));
+                }
+            }
             if relevant.len() == before {
                 break;
             }
         }
         self.relevant = Some(relevant);
         self.relevant_names = names;
+    }
+
+    /// The package functions a call path can name: `name(..)` a free
+    /// function, `Type::name(..)` (or `Self::name`) one in an impl.
+    fn callees(&self, path: &syn::Path) -> Vec<usize> {
+        let segments: Vec<&syn::PathSegment> = path.segments.iter().collect();
+        let Some(last) = segments.last() else {
+            return Vec::new();
+        };
+        let name = last.ident.unraw().to_string();
+        let owner = segments
+            .len()
+            .checked_sub(2)
+            .map(|i| segments[i].ident.unraw().to_string())
+            .filter(|owner| owner.starts_with(char::is_uppercase));
+        (0..self.fns.len())
+            .filter(|&i| {
+                let f = &self.fns[i];
+                f.name == name
+                    && match owner.as_deref() {
+                        Some("Self") => f.owner.is_some(),
+                        Some(owner) => f.owner.as_deref() == Some(owner),
+                        None => f.owner.is_none(),
+                    }
+            })
+            .collect()
     }
 
     /// Evidence of auth in some syntax (and, `depth` permitting, in the
@@ -325,7 +373,8 @@ impl<'f, 'ast> Index<'f, 'ast> {
                 index: self,
                 file: self.files[f.file],
                 covering: true,
-                in_layer: false,
+                helper: false,
+                bindings: HashMap::new(),
                 visited: HashSet::from([i]),
                 findings: &mut *findings,
             };
@@ -333,15 +382,12 @@ impl<'f, 'ast> Index<'f, 'ast> {
         }
     }
 
-    /// Reads of the `Authorization` header in the MCP handlers.
-    fn handler_reads(&self, findings: &mut Vec<Finding>) {
+    /// Reads of the `Authorization` header of MCP requests: in an MCP
+    /// handler, or in a function that takes the request from rmcp's
+    /// context (`RequestContext`, `Parts`).
+    fn request_reads(&self, findings: &mut Vec<Finding>) {
         struct Reads<'s>(&'s SourceFile, Vec<String>);
         impl<'ast> Visit<'ast> for Reads<'_> {
-            fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
-                if !is_test_only(&item.attrs) {
-                    visit::visit_impl_item_fn(self, item);
-                }
-            }
             fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
                 if matches!(
                     call.method.to_string().as_str(),
@@ -353,15 +399,25 @@ impl<'f, 'ast> Index<'f, 'ast> {
                 visit::visit_expr_method_call(self, call);
             }
         }
-        for &(file, item) in &self.handlers {
-            let mut reads = Reads(self.files[file], Vec::new());
-            reads.visit_item_impl(item);
-            let ty = type_name(&item.self_ty).unwrap_or_default();
+        for f in &self.fns {
+            let mut names = PathNames::default();
+            names.visit_signature(f.sig);
+            names.visit_block(f.block);
+            let from_context = names
+                .0
+                .iter()
+                .any(|name| name == "RequestContext" || name == "Parts");
+            if f.in_check_trait || !(f.in_handler || from_context) {
+                continue;
+            }
+            let mut reads = Reads(self.files[f.file], Vec::new());
+            reads.visit_block(f.block);
             for at in reads.1 {
                 findings.push(Finding {
                     at,
                     what: format!(
-                        "reads the `Authorization` header in the MCP handler `{ty}` (a check of its own on MCP requests)"
+                        "reads the `Authorization` header of MCP requests (`fn {}`), a check of its own",
+                        f.name
                     ),
                 });
             }
@@ -371,31 +427,7 @@ impl<'f, 'ast> Index<'f, 'ast> {
     /// Whether an expression holds the MCP endpoint: mounts a service,
     /// names `StreamableHttpService`, or calls a function that holds it.
     fn holds_mcp(&self, expr: &syn::Expr) -> bool {
-        struct Holds<'s>(&'s HashSet<String>, bool);
-        impl<'ast> Visit<'ast> for Holds<'_> {
-            fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-                let method = call.method.unraw().to_string();
-                self.1 |= method == "nest_service"
-                    || method == "route_service"
-                    || self.0.contains(&method);
-                visit::visit_expr_method_call(self, call);
-            }
-            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-                if let syn::Expr::Path(path) = &*call.func
-                    && let Some(last) = path.path.segments.last()
-                {
-                    self.1 |= self.0.contains(&last.ident.unraw().to_string());
-                }
-                visit::visit_expr_call(self, call);
-            }
-            fn visit_path_segment(&mut self, segment: &'ast syn::PathSegment) {
-                self.1 |= segment.ident == "StreamableHttpService";
-                visit::visit_path_segment(self, segment);
-            }
-        }
-        let mut holds = Holds(&self.relevant_names, false);
-        holds.visit_expr(expr);
-        holds.1
+        holds_mcp(expr, &self.relevant_names)
     }
 
     /// Whether the receiver of `.layer(..)` is a `Router::new()` chain
@@ -416,6 +448,73 @@ impl<'f, 'ast> Index<'f, 'ast> {
                 _ => return false,
             }
         }
+    }
+}
+
+/// Whether an expression holds the MCP endpoint: mounts a service, names
+/// `StreamableHttpService`, or calls one of the functions `names` that
+/// hold it.
+fn holds_mcp(expr: &syn::Expr, names: &HashSet<String>) -> bool {
+    struct Holds<'s>(&'s HashSet<String>, bool);
+    impl<'ast> Visit<'ast> for Holds<'_> {
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            let method = call.method.unraw().to_string();
+            self.1 |=
+                method == "nest_service" || method == "route_service" || self.0.contains(&method);
+            visit::visit_expr_method_call(self, call);
+        }
+        fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+            if let syn::Expr::Path(path) = &*call.func
+                && let Some(last) = path.path.segments.last()
+            {
+                self.1 |= self.0.contains(&last.ident.unraw().to_string());
+            }
+            visit::visit_expr_call(self, call);
+        }
+        fn visit_path_segment(&mut self, segment: &'ast syn::PathSegment) {
+            self.1 |= segment.ident == "StreamableHttpService";
+            visit::visit_path_segment(self, segment);
+        }
+    }
+    let mut holds = Holds(names, false);
+    holds.visit_expr(expr);
+    holds.1
+}
+
+/// The calls of a function body that hand over the MCP endpoint: an
+/// argument holds it, or names a variable bound to something that does
+/// (`let app = Router::new().nest_service(..); protect(app)`).
+struct Passes<'n, 'ast> {
+    names: &'n HashSet<String>,
+    vars: HashSet<String>,
+    callees: Vec<&'ast syn::Path>,
+}
+
+impl Passes<'_, '_> {
+    fn holds(&self, expr: &syn::Expr) -> bool {
+        let mut names = PathNames::default();
+        names.visit_expr(expr);
+        holds_mcp(expr, self.names) || names.0.iter().any(|name| self.vars.contains(name))
+    }
+}
+
+impl<'ast> Visit<'ast> for Passes<'_, 'ast> {
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        visit::visit_local(self, local);
+        if let (syn::Pat::Ident(name), Some(init)) = (&local.pat, &local.init)
+            && self.holds(&init.expr)
+        {
+            self.vars.insert(name.ident.unraw().to_string());
+        }
+    }
+
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if let syn::Expr::Path(func) = &*call.func
+            && call.args.iter().any(|arg| self.holds(arg))
+        {
+            self.callees.push(&func.path);
+        }
+        visit::visit_expr_call(self, call);
     }
 }
 
@@ -452,9 +551,11 @@ struct Collect<'ast> {
     file: usize,
     source: Option<&'ast SourceFile>,
     fns: Vec<FnInfo<'ast>>,
-    handlers: Vec<(usize, &'ast syn::ItemImpl)>,
     trait_impls: Vec<(usize, &'ast syn::ItemImpl)>,
     uses: Vec<(usize, &'ast syn::ItemUse)>,
+    /// The impl block being walked: its type, whether it is an MCP handler,
+    /// whether it implements one of [`CHECK_TRAITS`].
+    in_impl: Option<(Option<String>, bool, bool)>,
 }
 
 impl<'ast> Collect<'ast> {
@@ -471,6 +572,7 @@ impl<'ast> Collect<'ast> {
         let range = file.lines.offset(&file.text, start)..file.lines.offset(&file.text, end);
         let mut calls = Calls::default();
         calls.visit_block(block);
+        let (owner, in_handler, in_check_trait) = self.in_impl.clone().unwrap_or_default();
         self.fns.push(FnInfo {
             file: self.file,
             name: sig.ident.unraw().to_string(),
@@ -478,6 +580,9 @@ impl<'ast> Collect<'ast> {
             sig,
             block,
             calls: calls.0,
+            owner,
+            in_handler,
+            in_check_trait,
         });
     }
 }
@@ -490,13 +595,6 @@ impl<'ast> Visit<'ast> for Collect<'ast> {
     fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
         if !is_test_only(&item.attrs) {
             visit::visit_item_mod(self, item);
-        }
-    }
-
-    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
-        if !is_test_only(&item.attrs) {
-            self.add_fn(item, &item.sig, &item.block);
-            visit::visit_item_fn(self, item);
         }
     }
 
@@ -522,13 +620,26 @@ impl<'ast> Visit<'ast> for Collect<'ast> {
                 .last()
                 .is_some_and(|last| last.ident == "tool_router" || last.ident == "tool_handler")
         });
-        if tool_attr || trait_name.as_deref() == Some("ServerHandler") {
-            self.handlers.push((self.file, item));
-        }
-        if trait_name.is_some_and(|name| CHECK_TRAITS.contains(&name.as_str())) {
+        let handler = tool_attr || trait_name.as_deref() == Some("ServerHandler");
+        let check = trait_name.is_some_and(|name| CHECK_TRAITS.contains(&name.as_str()));
+        if check {
             self.trait_impls.push((self.file, item));
         }
+        let outer = self
+            .in_impl
+            .replace((type_name(&item.self_ty), handler, check));
         visit::visit_item_impl(self, item);
+        self.in_impl = outer;
+    }
+
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        // A function nested in an impl method belongs to no impl.
+        let outer = self.in_impl.take();
+        if !is_test_only(&item.attrs) {
+            self.add_fn(item, &item.sig, &item.block);
+            visit::visit_item_fn(self, item);
+        }
+        self.in_impl = outer;
     }
 }
 
@@ -654,20 +765,24 @@ struct Layers<'i, 'f, 'ast, 'out> {
     file: &'ast SourceFile,
     /// Whether code here applies to the router holding the endpoint.
     covering: bool,
-    /// Inside the argument of `.layer(..)`/`.route_layer(..)`.
-    in_layer: bool,
+    /// Walking a helper the endpoint's function calls (`auth_layer()`):
+    /// what it builds may become a layer over the endpoint, but a layer it
+    /// puts on a router of its own covers that router only.
+    helper: bool,
+    /// `let` and `if let` bindings of the function being walked, to follow
+    /// `.layer(name)` back to what `name` is.
+    bindings: HashMap<String, &'ast syn::Expr>,
     /// Functions already walked (the helper of a helper is walked once).
     visited: HashSet<usize>,
     findings: &'out mut Vec<Finding>,
 }
 
 impl<'ast> Layers<'_, '_, 'ast, '_> {
-    fn with(&mut self, covering: bool, in_layer: bool, walk: impl FnOnce(&mut Self)) {
-        let outer = (self.covering, self.in_layer);
+    fn with(&mut self, covering: bool, walk: impl FnOnce(&mut Self)) {
+        let outer = self.covering;
         self.covering = covering;
-        self.in_layer = in_layer;
         walk(self);
-        (self.covering, self.in_layer) = outer;
+        self.covering = outer;
     }
 
     fn push(&mut self, node: &impl syn::spanned::Spanned, what: String) {
@@ -675,6 +790,72 @@ impl<'ast> Layers<'_, '_, 'ast, '_> {
             at: self.file.location(node),
             what,
         });
+    }
+
+    /// Walks the package functions a call can name, as helpers.
+    fn walk_helpers(&mut self, path: &syn::Path) {
+        let index = self.index;
+        for i in index.callees(path) {
+            if index.relevant.as_ref().is_none_or(|set| set.contains(&i)) || !self.visited.insert(i)
+            {
+                continue;
+            }
+            let f = &index.fns[i];
+            let file = std::mem::replace(&mut self.file, index.files[f.file]);
+            let bindings = std::mem::take(&mut self.bindings);
+            let helper = std::mem::replace(&mut self.helper, true);
+            self.with(true, |this| this.visit_block(f.block));
+            (self.file, self.bindings, self.helper) = (file, bindings, helper);
+        }
+    }
+
+    /// A layer named like auth (`AuthLayer::new(..)`, a crate's
+    /// `RequireAuth`), directly or through the variable it is bound to, or
+    /// returned by a package function (`let auth = build_auth_layer(..)`).
+    fn auth_named_in(&mut self, args: &'ast Punctuated<syn::Expr, syn::Token![,]>) {
+        for arg in args {
+            let mut expr = arg;
+            for _ in 0..4 {
+                match expr {
+                    syn::Expr::Path(path) if path.path.get_ident().is_some() => {
+                        let name = path.path.segments[0].ident.unraw().to_string();
+                        match self.bindings.get(&name) {
+                            Some(bound) => expr = bound,
+                            None => break,
+                        }
+                    }
+                    syn::Expr::Try(inner) => expr = &inner.expr,
+                    syn::Expr::MethodCall(call) => expr = &call.receiver,
+                    syn::Expr::Paren(inner) => expr = &inner.expr,
+                    _ => break,
+                }
+            }
+            let mut names = PathNames::default();
+            names.visit_expr(expr);
+            let found = match names.0.iter().find(|name| auth_named(name)) {
+                Some(name) => Some(format!("a layer `{name}` over the MCP endpoint (auth, by its name)")),
+                None => match expr {
+                    syn::Expr::Call(call) => match &*call.func {
+                        syn::Expr::Path(func) => self.index.callees(&func.path).into_iter().find_map(|i| {
+                            let f = &self.index.fns[i];
+                            let mut returns = PathNames::default();
+                            returns.visit_return_type(&f.sig.output);
+                            let name = returns.0.into_iter().find(|name| auth_named(name))?;
+                            Some(format!(
+                                "a layer `{name}` over the MCP endpoint (auth, by its name), built by `fn {}` (`{}`)",
+                                f.name,
+                                self.index.files[f.file].location(&f.sig.ident)
+                            ))
+                        }),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+            };
+            if let Some(what) = found {
+                self.push(arg, what);
+            }
+        }
     }
 
     /// A checking type of the project's own named in a layer or a mounted
@@ -689,7 +870,7 @@ impl<'ast> Layers<'_, '_, 'ast, '_> {
                 .find_map(|name| Some((name, self.index.auth_types.get(name)?)))
             {
                 let what = format!(
-                    "a `{name}` layer over the MCP endpoint, where {}",
+                    "a layer `{name}` over the MCP endpoint, where {}",
                     auth.describe(name)
                 );
                 self.push(arg, what);
@@ -762,16 +943,59 @@ impl<'ast> Layers<'_, '_, 'ast, '_> {
     }
 }
 
+/// Whether a type name says auth: `AuthLayer`, `RequireAuthorization`,
+/// `OAuth2Layer` (not `AuthorName`).
+fn auth_named(name: &str) -> bool {
+    name.starts_with(char::is_uppercase)
+        && name.contains("Auth")
+        && (!name.contains("Author") || name.contains("Authoriz"))
+}
+
+/// Whether a receiver is a router of its own: a `Router::..` chain or a
+/// variable (in a helper, one it built).
+fn own_router(receiver: &syn::Expr) -> bool {
+    let mut expr = receiver;
+    loop {
+        match expr {
+            syn::Expr::MethodCall(call) => expr = &call.receiver,
+            syn::Expr::Paren(inner) => expr = &inner.expr,
+            syn::Expr::Path(path) => return path.path.get_ident().is_some(),
+            syn::Expr::Call(call) => {
+                return matches!(&*call.func, syn::Expr::Path(path)
+                    if path.path.segments.iter().any(|s| s.ident == "Router"));
+            }
+            _ => return false,
+        }
+    }
+}
+
 impl<'ast> Visit<'ast> for Layers<'_, '_, 'ast, '_> {
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        visit::visit_local(self, local);
+        if let (syn::Pat::Ident(name), Some(init)) = (&local.pat, &local.init) {
+            self.bindings
+                .insert(name.ident.unraw().to_string(), &init.expr);
+        }
+    }
+
+    fn visit_expr_let(&mut self, expr: &'ast syn::ExprLet) {
+        visit::visit_expr_let(self, expr);
+        let mut names = PatNames::default();
+        names.visit_pat(&expr.pat);
+        for name in names.0 {
+            self.bindings.insert(name, &expr.expr);
+        }
+    }
+
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
         let method = call.method.unraw().to_string();
-        let (covering, in_layer) = (self.covering, self.in_layer);
+        let covering = self.covering;
         match method.as_str() {
             "route" => {
                 self.visit_expr(&call.receiver);
                 let mcp_route = matches!(call.args.first(), Some(syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }))
                     if self.index.mcp_path.as_deref() == Some(s.value().as_str()));
-                self.with(covering && mcp_route, in_layer, |this| {
+                self.with(covering && mcp_route, |this| {
                     for arg in &call.args {
                         this.visit_expr(arg);
                     }
@@ -781,20 +1005,23 @@ impl<'ast> Visit<'ast> for Layers<'_, '_, 'ast, '_> {
                 self.visit_expr(&call.receiver);
                 for arg in &call.args {
                     let holds = self.index.holds_mcp(arg);
-                    self.with(covering && holds, in_layer, |this| this.visit_expr(arg));
+                    self.with(covering && holds, |this| this.visit_expr(arg));
                 }
             }
             "layer" | "route_layer" => {
                 self.visit_expr(&call.receiver);
-                let covers = covering && !self.index.fresh_router_without_mcp(&call.receiver);
-                if covers {
-                    self.auth_types_in(&call.args);
-                }
-                self.with(covers, true, |this| {
+                let covers = covering
+                    && !self.index.fresh_router_without_mcp(&call.receiver)
+                    && !(self.helper && own_router(&call.receiver));
+                self.with(covers, |this| {
                     for arg in &call.args {
                         this.visit_expr(arg);
                     }
                 });
+                if covers {
+                    self.auth_types_in(&call.args);
+                    self.auth_named_in(&call.args);
+                }
             }
             "nest_service" | "route_service" => {
                 // A service of the project's own wrapping the endpoint.
@@ -810,22 +1037,10 @@ impl<'ast> Visit<'ast> for Layers<'_, '_, 'ast, '_> {
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
         if self.covering {
             self.middleware_call(call);
-            // A layer built by a helper: `.layer(auth_layer())`.
-            if self.in_layer
-                && let syn::Expr::Path(path) = &*call.func
-                && let Some(last) = path.path.segments.last()
-            {
-                let name = last.ident.unraw().to_string();
-                let index = self.index;
-                let helpers: Vec<usize> = (0..index.fns.len())
-                    .filter(|i| index.fns[*i].name == name && !self.visited.contains(i))
-                    .collect();
-                for i in helpers {
-                    self.visited.insert(i);
-                    let file = std::mem::replace(&mut self.file, index.files[index.fns[i].file]);
-                    self.with(true, false, |this| this.visit_block(index.fns[i].block));
-                    self.file = file;
-                }
+            // A layer built by a helper: `.layer(auth_layer())`, or
+            // `let auth = auth_layer(); .. .layer(auth)`.
+            if let syn::Expr::Path(func) = &*call.func {
+                self.walk_helpers(&func.path);
             }
         }
         visit::visit_expr_call(self, call);
@@ -862,6 +1077,17 @@ impl<'ast> Visit<'ast> for Layers<'_, '_, 'ast, '_> {
     fn visit_item_fn(&mut self, _: &'ast syn::ItemFn) {
         // Nested functions are walked on their own when they hold the
         // endpoint.
+    }
+}
+
+/// The names a pattern binds.
+#[derive(Default)]
+struct PatNames(Vec<String>);
+
+impl<'ast> Visit<'ast> for PatNames {
+    fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+        self.0.push(pat.ident.unraw().to_string());
+        visit::visit_pat_ident(self, pat);
     }
 }
 
@@ -922,7 +1148,7 @@ impl<'ast> Visit<'ast> for WellKnown<'_> {
         };
         if routing
             && let Some(path) = path
-            && path.starts_with("/.well-known/oauth-")
+            && path.contains("/.well-known/oauth-")
         {
             self.findings.push(Finding {
                 at: self.file.location(&call.args[0]),

@@ -149,7 +149,7 @@ impl<S: Service<Request>> Service<Request> for ApiKey<S> {
     );
     assert!(
         verdict(&[("src/main.rs", &layer_type)], "").contains(
-            "`src/main.rs:18` a `ApiKeyLayer` layer over the MCP endpoint, where `ApiKeyLayer`'s `Layer` impl \
+            "`src/main.rs:18` a layer `ApiKeyLayer` over the MCP endpoint, where `ApiKeyLayer`'s `Layer` impl \
              (`src/main.rs:26`) uses `ApiKey`, which checks requests"
         ),
         "{}",
@@ -201,7 +201,7 @@ fn the_mcp_handler_reading_authorization_is_found_but_a_tool_sending_it_upstream
     let main = main_with("", "");
     assert!(
         verdict(&[("src/main.rs", &main), ("src/server.rs", &reads)], "").contains(
-            "`src/server.rs:8` reads the `Authorization` header in the MCP handler `Server`"
+            "`src/server.rs:8` reads the `Authorization` header of MCP requests (`fn fetch`), a check of its own"
         )
     );
     let upstream = handler(
@@ -321,4 +321,107 @@ fn every_blocker_is_named_at_once() {
              or rename that import, then run add-auth again"
         )
     );
+}
+
+#[test]
+fn the_rmcp_release_is_named_with_the_other_blockers() {
+    // rmcp 0.5 has the streamable HTTP server but not `FromContextPart`; the
+    // server also serves stdio only and checks JWTs itself.
+    let main = "use jsonwebtoken::decode;\n\n#[tokio::main]\nasync fn main() {\n    \
+                Server.serve(rmcp::transport::stdio()).await;\n}\n";
+    let cargo = manifest(
+        "old",
+        "rmcp = { version = \"0.5\", features = [\"server\"] }",
+    ) + "jsonwebtoken = \"9\"\n";
+    let dir = tree(&[("Cargo.toml", &cargo), ("src/main.rs", main)]);
+    let message = format!("{:#}", inspect(dir.path()).unwrap_err());
+    let bullets: Vec<&str> = message
+        .lines()
+        .filter_map(|line| line.strip_prefix("- "))
+        .collect();
+    assert!(
+        message.starts_with("`old` cannot be protected by add-auth as it is (3 problems):\n"),
+        "{message}"
+    );
+    assert_eq!(bullets.len(), 3, "{message}");
+    assert!(bullets[0].starts_with("`old` uses rmcp 0.5.0"), "{message}");
+    assert!(
+        bullets[1].starts_with("`old` serves MCP over stdio only (`src/main.rs:5`)"),
+        "{message}"
+    );
+    assert!(
+        bullets[2].ends_with(
+            "`src/main.rs:1` checks JWTs of its own with `jsonwebtoken` (`jsonwebtoken::decode`)"
+        ),
+        "{message}"
+    );
+    assert_eq!(message.matches("\n  help: ").count(), 3, "{message}");
+}
+
+#[test]
+fn auth_the_router_is_handed_to_or_built_by_a_helper_is_found() {
+    // The router holding `/mcp` is handed to a function that wraps it.
+    let handed = MAIN
+        .replace("LAYERS;", ";\n    let app = guard(app);")
+        .replace(
+            "EXTRA",
+            &format!("fn guard(router: Router) -> Router {{\n    router.layer(from_fn(check))\n}}\n\n{CHECK}"),
+        );
+    assert!(
+        verdict(&[("src/main.rs", &handed)], "")
+            .contains("`src/main.rs:25` a `from_fn(check)` layer over the MCP endpoint"),
+        "{}",
+        verdict(&[("src/main.rs", &handed)], "")
+    );
+
+    // A layer from another crate, named like auth, built by a helper and
+    // bound before it is applied; and metadata routes under the endpoint's
+    // path.
+    let external = main_with(
+        "\n        .route(\"/mcp/.well-known/oauth-protected-resource\", get(metadata))",
+        "fn auth_layer(token: &str) -> Option<sso::AuthLayer> {\n    Some(sso::AuthLayer::bearer(token))\n}\n",
+    )
+    .replace(
+        "    let listener",
+        "    let guard = auth_layer(\"t\");\n    let app = if let Some(layer) = guard { app.layer(layer) } else { app };\n    let listener",
+    );
+    assert_eq!(
+        verdict(&[("src/main.rs", &external)], ""),
+        format!(
+            "`guarded` already has auth of its own, and add-auth never stacks a second one on it: \
+             `src/main.rs:18` serves `/mcp/.well-known/oauth-protected-resource` itself (add-auth serves its own \
+             OAuth metadata there, and two answers cannot share a route); \
+             `src/main.rs:20` a layer `AuthLayer` over the MCP endpoint (auth, by its name), built by \
+             `fn auth_layer` (`src/main.rs:26`)\n\
+             help: remove or disable yours first (`src/main.rs:18`, `src/main.rs:20`), {HELP_TAIL}"
+        )
+    );
+
+    // Helper code reading the header of MCP requests from rmcp's context.
+    let identify = "pub fn caller(ctx: &RequestContext<RoleServer>) -> Option<String> {\n    \
+                    owner(ctx.extensions.get::<Parts>()?)\n}\n\n\
+                    fn owner(parts: &Parts) -> Option<String> {\n    \
+                    parts.headers.get(\"Authorization\")?.to_str().ok().map(str::to_string)\n}\n";
+    assert!(
+        verdict(&[("src/main.rs", &main_with("", "")), ("src/identity.rs", identify)], "").contains(
+            "`src/identity.rs:6` reads the `Authorization` header of MCP requests (`fn owner`), a check of its own"
+        )
+    );
+}
+
+#[test]
+fn a_helper_guarding_a_router_of_its_own_is_not_auth_of_the_endpoint() {
+    // `admin()` builds and guards its own router, merged beside `/mcp`.
+    let main = main_with(
+        "\n        .merge(admin())",
+        &format!(
+            "fn admin() -> Router {{\n    let admin = Router::new().route(\"/admin\", get(panel));\n    \
+             admin.layer(from_fn(check))\n}}\n\n{CHECK}"
+        ),
+    )
+    .replace(
+        "    let listener",
+        "    let extra = admin();\n    let app = app.merge(extra);\n    let listener",
+    );
+    assert_eq!(verdict(&[("src/main.rs", &main)], ""), "ok");
 }
