@@ -1,9 +1,9 @@
-//! Crate root: decides which crate root (`src/main.rs` or `src/lib.rs`) owns the file that mounts the MCP endpoint, and where a new `mod` line goes in it; it follows `mod` declarations, nothing else.
+//! Crate root: decides which crate root (the library, a binary or an example, as `targets` lists them) owns the file that mounts the MCP endpoint, and where a new `mod` line goes in it; it follows `mod` declarations, nothing else.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow};
 use syn::ext::IdentExt;
 
 use super::sources::SourceFile;
@@ -11,58 +11,70 @@ use super::sources::SourceFile;
 /// The crate root whose module tree holds `mount_file` (paths relative to
 /// the package root).
 ///
-/// `src/main.rs` and `src/lib.rs` are their own roots. Another file belongs
-/// to `src/lib.rs` when the library declares it (directly or through other
-/// modules), otherwise to `src/main.rs` when the binary does, otherwise to
-/// the binary under `src/bin/` (`NAME.rs` or `NAME/main.rs`) that is it or
-/// declares it: the generated module then lives beside that binary
-/// (`src/bin/auth/mod.rs`, a directory without `main.rs`, which cargo does
-/// not take for another binary).
+/// The crate roots are the files `sources::load` marked (`src/lib.rs`,
+/// `src/main.rs`, `src/bin/NAME.rs`, `[[bin]]`/`[[example]]` paths,
+/// `examples/*.rs`...). A crate root owns itself. Another file belongs to
+/// the first root that declares it (directly or through other modules):
+/// the library, then the binaries (`src/main.rs` first), then the
+/// examples. The generated module then lives beside that root
+/// (`src/bin/auth/mod.rs` beside `src/bin/http.rs`, `examples/auth/mod.rs`
+/// beside `examples/server.rs`: directories without `main.rs`, which cargo
+/// does not take for another target).
 pub(crate) fn crate_root_for(mount_file: &Path, files: &[SourceFile]) -> Result<PathBuf> {
-    let main = Path::new("src/main.rs");
-    let lib = Path::new("src/lib.rs");
-    if mount_file == main || mount_file == lib {
+    let mut roots: Vec<(super::targets::Kind, &Path)> = files
+        .iter()
+        .filter_map(|file| Some((file.target?, file.rel.as_path())))
+        .collect();
+    roots.sort_by_key(|(kind, path)| (*kind, *path != Path::new("src/main.rs"), *path));
+    if roots.iter().any(|(_, root)| *root == mount_file) {
         return Ok(mount_file.to_path_buf());
     }
     let by_path: HashMap<&Path, &SourceFile> = files
         .iter()
         .map(|file| (file.rel.as_path(), file))
         .collect();
-    for root in [lib, main] {
-        if by_path.contains_key(root) && module_tree(root, &by_path).contains(mount_file) {
-            return Ok(root.to_path_buf());
-        }
-    }
-    let bin_dir = Path::new("src/bin");
-    let owning_bin = files
+    roots
         .iter()
-        .map(|file| file.rel.as_path())
-        .filter(|rel| is_bin_root(rel, bin_dir))
-        .find(|rel| *rel == mount_file || module_tree(rel, &by_path).contains(mount_file));
-    match owning_bin {
-        Some(bin) => Ok(bin.to_path_buf()),
-        None => bail!(
-            "`{}` mounts the MCP endpoint but no `mod` declaration in src/lib.rs, src/main.rs or a binary under src/bin leads to it\n\
-             help: declare it as a module of src/lib.rs or src/main.rs, then run add-auth again",
-            mount_file.display()
-        ),
-    }
-}
-
-/// `src/bin/NAME.rs` or `src/bin/NAME/main.rs`.
-fn is_bin_root(rel: &Path, bin_dir: &Path) -> bool {
-    match rel.strip_prefix(bin_dir) {
-        Ok(rest) => {
-            let parts: Vec<_> = rest.components().collect();
-            parts.len() == 1 || (parts.len() == 2 && rest.ends_with("main.rs"))
-        }
-        Err(_) => false,
-    }
+        .find(|(_, root)| module_tree(root, &by_path).contains(mount_file))
+        .map(|(_, root)| root.to_path_buf())
+        .ok_or_else(|| {
+            let listed: Vec<String> = roots
+                .iter()
+                .map(|(_, root)| format!("`{}`", root.display()))
+                .collect();
+            anyhow!(
+                "`{}` mounts the MCP endpoint but no `mod` declaration in a crate root of the package ({}) leads to it\n\
+                 help: declare it as a module of the binary or library that serves it (`mod NAME;`), then run add-auth again",
+                mount_file.display(),
+                if listed.is_empty() {
+                    "none found".to_string()
+                } else {
+                    listed.join(", ")
+                }
+            )
+        })
 }
 
 /// Every file reachable from `root` through `mod name;` declarations
 /// (including `#[path = ".."]` ones), `root` included.
 fn module_tree(root: &Path, files: &HashMap<&Path, &SourceFile>) -> HashSet<PathBuf> {
+    walk_modules(
+        root,
+        |candidate| files.contains_key(candidate),
+        |rel, child_dir| files.get(rel).map(|file| module_files(file, child_dir)),
+    )
+}
+
+/// Walks the module tree from the crate root `root`: `children(file,
+/// child_dir)` gives the candidates of each `mod` declaration of `file`
+/// (see [`module_files`]; `None` when there is no such file), and the first
+/// candidate that `exists` is followed. Returns every file visited, `root`
+/// included.
+pub(crate) fn walk_modules(
+    root: &Path,
+    exists: impl Fn(&Path) -> bool,
+    mut children: impl FnMut(&Path, &Path) -> Option<Vec<Vec<(PathBuf, PathBuf)>>>,
+) -> HashSet<PathBuf> {
     let mut seen = HashSet::new();
     // (file, directory its child modules live in)
     let mut queue = vec![(root.to_path_buf(), parent(root))];
@@ -70,21 +82,31 @@ fn module_tree(root: &Path, files: &HashMap<&Path, &SourceFile>) -> HashSet<Path
         if !seen.insert(rel.clone()) {
             continue;
         }
-        let Some(file) = files.get(rel.as_path()) else {
+        let Some(found) = children(&rel, &child_dir) else {
             continue;
         };
-        let mut found = Vec::new();
-        collect_mod_files(&file.ast.items, &parent(&rel), &child_dir, true, &mut found);
-        for child in found {
-            if let Some(candidate) = child
-                .into_iter()
-                .find(|(path, _)| files.contains_key(path.as_path()))
-            {
+        for candidates in found {
+            if let Some(candidate) = candidates.into_iter().find(|(path, _)| exists(path)) {
                 queue.push(candidate);
             }
         }
     }
     seen
+}
+
+/// For each `mod name;` of `file` (whose child modules live in
+/// `child_dir`), the candidate files and the directory of their own child
+/// modules.
+pub(crate) fn module_files(file: &SourceFile, child_dir: &Path) -> Vec<Vec<(PathBuf, PathBuf)>> {
+    let mut found = Vec::new();
+    collect_mod_files(
+        &file.ast.items,
+        &parent(&file.rel),
+        child_dir,
+        true,
+        &mut found,
+    );
+    found
 }
 
 /// For each `mod name;` in `items`, the candidate files and the directory of
@@ -199,6 +221,7 @@ pub(crate) fn mod_insert_at(file: &SourceFile, name: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inspect::targets::Kind;
 
     fn parsed(rel: &str, text: &str) -> SourceFile {
         SourceFile::parse(PathBuf::from(rel), text.to_string()).unwrap()
@@ -241,32 +264,51 @@ mod tests {
         assert_eq!(insert_auth("fn main() {}\n"), "mod auth;\nfn main() {}\n");
     }
 
-    fn files(tree: &[(&str, &str)]) -> Vec<SourceFile> {
-        tree.iter().map(|(rel, text)| parsed(rel, text)).collect()
+    /// Parsed files; those named in `roots` are crate roots of that kind.
+    fn files(tree: &[(&str, &str)], roots: &[(&str, Kind)]) -> Vec<SourceFile> {
+        tree.iter()
+            .map(|(rel, text)| {
+                let mut file = parsed(rel, text);
+                file.target = roots
+                    .iter()
+                    .find(|(root, _)| root == rel)
+                    .map(|(_, kind)| *kind);
+                file
+            })
+            .collect()
+    }
+
+    fn root_of(rel: &str, tree: &[SourceFile]) -> Result<String, String> {
+        crate_root_for(Path::new(rel), tree)
+            .map(|root| root.display().to_string())
+            .map_err(|err| err.to_string())
     }
 
     #[test]
     fn crate_roots_follow_mod_declarations() {
-        let tree = files(&[
-            ("src/main.rs", "mod cli;\nfn main() {}\n"),
-            ("src/cli.rs", "mod run;\n"),
-            ("src/cli/run.rs", ""),
-            (
-                "src/lib.rs",
-                "pub mod server;\nmod inline { #[path = \"../other/x.rs\"] mod x; }\n",
-            ),
-            ("src/server/mod.rs", "mod router;\n"),
-            ("src/server/router.rs", ""),
-            ("src/other/x.rs", ""),
-            ("src/orphan.rs", ""),
-            ("src/bin/http.rs", "mod http_server;\nfn main() {}\n"),
-            ("src/bin/http_server.rs", ""),
-        ]);
-        let root = |rel: &str| {
-            crate_root_for(Path::new(rel), &tree)
-                .map(|root| root.display().to_string())
-                .map_err(|err| err.to_string())
-        };
+        let tree = files(
+            &[
+                ("src/main.rs", "mod cli;\nfn main() {}\n"),
+                ("src/cli.rs", "mod run;\n"),
+                ("src/cli/run.rs", ""),
+                (
+                    "src/lib.rs",
+                    "pub mod server;\nmod inline { #[path = \"../other/x.rs\"] mod x; }\n",
+                ),
+                ("src/server/mod.rs", "mod router;\n"),
+                ("src/server/router.rs", ""),
+                ("src/other/x.rs", ""),
+                ("src/orphan.rs", ""),
+                ("src/bin/http.rs", "mod http_server;\nfn main() {}\n"),
+                ("src/bin/http_server.rs", ""),
+            ],
+            &[
+                ("src/main.rs", Kind::Bin),
+                ("src/lib.rs", Kind::Lib),
+                ("src/bin/http.rs", Kind::Bin),
+            ],
+        );
+        let root = |rel: &str| root_of(rel, &tree);
         assert_eq!(root("src/main.rs"), Ok("src/main.rs".into()));
         assert_eq!(root("src/lib.rs"), Ok("src/lib.rs".into()));
         assert_eq!(root("src/cli/run.rs"), Ok("src/main.rs".into()));
@@ -274,11 +316,44 @@ mod tests {
         assert_eq!(root("src/other/x.rs"), Ok("src/lib.rs".into()));
         assert_eq!(
             root("src/orphan.rs"),
-            Err("`src/orphan.rs` mounts the MCP endpoint but no `mod` declaration in src/lib.rs, src/main.rs or a binary under src/bin leads to it\n\
-                 help: declare it as a module of src/lib.rs or src/main.rs, then run add-auth again"
+            Err("`src/orphan.rs` mounts the MCP endpoint but no `mod` declaration in a crate root of the package \
+                 (`src/lib.rs`, `src/main.rs`, `src/bin/http.rs`) leads to it\n\
+                 help: declare it as a module of the binary or library that serves it (`mod NAME;`), then run add-auth again"
                 .into())
         );
         assert_eq!(root("src/bin/http.rs"), Ok("src/bin/http.rs".into()));
         assert_eq!(root("src/bin/http_server.rs"), Ok("src/bin/http.rs".into()));
+    }
+
+    #[test]
+    fn explicit_bins_and_examples_are_crate_roots() {
+        let tree = files(
+            &[
+                ("bin/server.rs", "mod routes;\nfn main() {}\n"),
+                ("bin/routes.rs", ""),
+                ("examples/demo/main.rs", "mod http;\nfn main() {}\n"),
+                ("examples/demo/http.rs", ""),
+                ("src/counter_http.rs", "fn main() {}\n"),
+                ("src/lib.rs", "pub mod shared;\n"),
+                ("src/shared.rs", ""),
+            ],
+            &[
+                ("bin/server.rs", Kind::Bin),
+                ("examples/demo/main.rs", Kind::Example),
+                ("src/counter_http.rs", Kind::Example),
+                ("src/lib.rs", Kind::Lib),
+            ],
+        );
+        let root = |rel: &str| root_of(rel, &tree);
+        assert_eq!(root("bin/routes.rs"), Ok("bin/server.rs".into()));
+        assert_eq!(
+            root("examples/demo/http.rs"),
+            Ok("examples/demo/main.rs".into())
+        );
+        assert_eq!(
+            root("src/counter_http.rs"),
+            Ok("src/counter_http.rs".into())
+        );
+        assert_eq!(root("src/shared.rs"), Ok("src/lib.rs".into()));
     }
 }

@@ -13,6 +13,7 @@ mod offsets;
 mod refusal;
 mod rmcp_version;
 mod sources;
+mod targets;
 mod tools;
 mod workspace;
 
