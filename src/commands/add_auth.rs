@@ -67,7 +67,21 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     } else {
         given.or(previous)
     };
-    let resolved = resolve::resolve(&project, &answers, args.yes)?;
+    // A preview without a terminal takes the proposals, as --yes does: it
+    // must not need answers it could propose. What cannot be proposed
+    // (provider, domain, audience) is still required, by its flag.
+    let preview_only = args.dry_run && !args.yes && !interactive;
+    let resolution = resolve::resolve_noted(&project, &answers, args.yes || preview_only)?;
+    for note in &resolution.notes {
+        eprintln!("note: {note}");
+    }
+    if preview_only && resolution.proposed {
+        eprintln!(
+            "note: without a terminal to ask, this preview uses the proposed scopes and tool scopes; \
+             run with --yes to apply them, or choose with --scopes and --tool-scope TOOL=SCOPE"
+        );
+    }
+    let resolved = resolution.resolved;
     let mut plan = plan::plan(&project, &resolved, &Disk)?;
 
     let mut err = std::io::stderr().lock();

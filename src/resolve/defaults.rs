@@ -105,8 +105,9 @@ pub fn remembered_tool_scope(
 }
 
 /// Each tool's pre-selected scopes: the previous run's while they fit
-/// `scopes`, else the proposal (empty when no scope fits the rule: the user
-/// must pick one). By tool name, every tool of the project.
+/// `scopes`, else the proposal (a fallback when no scope is named for the
+/// tool's access; empty only without scopes). By tool name, every tool of
+/// the project.
 pub fn tool_scopes(
     project: &Project,
     scopes: &[String],
@@ -215,11 +216,12 @@ mod tests {
                 ("search-tasks".to_string(), vec!["write:tasks".to_string()]),
             ]
         );
-        // No scope fits the rule: nothing pre-selected.
+        // No scope is named for the access: the fallback is pre-selected
+        // (here the broadest scope given, the only one).
         let only_read = vec!["read:tasks".to_string()];
         assert_eq!(
             tool_scopes(&p, &only_read, &Answers::default())["create-task"],
-            Vec::<String>::new()
+            ["read:tasks"]
         );
     }
 }

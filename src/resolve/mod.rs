@@ -22,7 +22,7 @@ use std::{
 };
 
 pub use answers::{Answers, Given, Source};
-use propose::propose_scope;
+use propose::{Access, Fallback};
 use validate::{Invalid, TokenFormat};
 
 use crate::{
@@ -346,10 +346,32 @@ fn checked<T>(
     check(&given.value).map_err(|invalid| refused(&given.source.name(flag, key), invalid))
 }
 
-/// Resolves the layered `answers` (see [`Answers::or`]). With `yes`, a
-/// missing scope list or tool scope takes the proposal; a missing provider,
-/// domain or audience is always an error naming its flag.
+/// [`resolve_noted`] without the notes (for tests).
+#[cfg(test)]
 pub fn resolve(project: &Project, answers: &Answers, yes: bool) -> anyhow::Result<Resolved> {
+    resolve_noted(project, answers, yes).map(|resolution| resolution.resolved)
+}
+
+/// What resolving decided, with what the user should be told about it.
+#[derive(Debug)]
+pub struct Resolution {
+    pub resolved: Resolved,
+    /// One sentence per group of tools given a fallback scope (the scopes
+    /// have none named for their access: see [`propose`]).
+    pub notes: Vec<String>,
+    /// Whether a proposal filled in the scopes or a tool's scope.
+    pub proposed: bool,
+}
+
+/// Resolves the layered `answers` (see [`Answers::or`]). With `yes`
+/// (`--yes`, or a `--dry-run` without a terminal), a missing scope list or
+/// tool scope takes the proposal; a missing provider, domain or audience is
+/// always an error naming its flag.
+pub fn resolve_noted(
+    project: &Project,
+    answers: &Answers,
+    yes: bool,
+) -> anyhow::Result<Resolution> {
     let provider = answers
         .provider
         .as_ref()
@@ -442,16 +464,37 @@ pub fn resolve(project: &Project, answers: &Answers, yes: bool) -> anyhow::Resul
         ),
     };
     let tool_scopes = resolve_tool_scopes(project, &scopes, &scopes_name, answers, yes)?;
+    let notes = tool_scopes
+        .fallbacks
+        .iter()
+        .map(|((access, fallback, scope), tools)| {
+            propose::fallback_note(*access, *fallback, scope, tools, &scopes_name)
+        })
+        .collect();
 
-    Ok(Resolved {
-        provider,
-        domain,
-        audience,
-        resource_url,
-        scopes,
-        tool_scopes,
-        options,
+    Ok(Resolution {
+        resolved: Resolved {
+            provider,
+            domain,
+            audience,
+            resource_url,
+            scopes,
+            tool_scopes: tool_scopes.scopes,
+            options,
+        },
+        notes,
+        proposed: answers.scopes.is_none() || tool_scopes.proposed,
     })
+}
+
+/// Each tool's scopes, and how the proposals were used.
+struct ToolScopes<'p> {
+    scopes: BTreeMap<String, Vec<String>>,
+    /// Tools given a fallback scope, by their access, the fallback and the
+    /// scope.
+    fallbacks: BTreeMap<(Access, Fallback, String), Vec<&'p str>>,
+    /// Whether a tool's scope was proposed.
+    proposed: bool,
 }
 
 /// Opaque tokens: the provider must have an introspection endpoint, and
@@ -584,13 +627,15 @@ fn check_tool_named(project: &Project, tool: &str, source: Source) -> anyhow::Re
     )))
 }
 
-fn resolve_tool_scopes(
-    project: &Project,
+/// Each tool's scopes: given, remembered while they fit, else (with `yes`)
+/// proposed; with the tools whose proposal is a fallback.
+fn resolve_tool_scopes<'p>(
+    project: &'p Project,
     scopes: &[String],
     scopes_name: &str,
     answers: &Answers,
     yes: bool,
-) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+) -> anyhow::Result<ToolScopes<'p>> {
     // Tool scopes the user gave must name a tool and known scopes; the ones
     // remembered from the last run are only reused while they still fit.
     let mut explicit = BTreeMap::new();
@@ -617,6 +662,8 @@ fn resolve_tool_scopes(
     }
 
     let mut resolved = BTreeMap::new();
+    let mut fallbacks = BTreeMap::new();
+    let mut proposed = false;
     let mut unresolved = Vec::new();
     for tool in &project.tools {
         if resolved.contains_key(&tool.name) {
@@ -630,9 +677,16 @@ fn resolve_tool_scopes(
             resolved.insert(tool.name.clone(), list);
             continue;
         }
-        match (yes, propose_scope(tool, scopes)) {
-            (true, Some(scope)) => {
-                resolved.insert(tool.name.clone(), vec![scope]);
+        match (yes, propose::propose(tool, scopes)) {
+            (true, Some(proposal)) => {
+                proposed = true;
+                if let Some(fallback) = proposal.fallback {
+                    fallbacks
+                        .entry((propose::access_of(tool), fallback, proposal.scope.clone()))
+                        .or_insert_with(Vec::new)
+                        .push(tool.name.as_str());
+                }
+                resolved.insert(tool.name.clone(), vec![proposal.scope]);
             }
             _ => unresolved.push(tool.name.as_str()),
         }
@@ -642,18 +696,29 @@ fn resolve_tool_scopes(
             .iter()
             .map(|tool| format!("--tool-scope {tool}=SCOPE"))
             .collect();
+        // With `yes` every tool has a proposal (the scopes are never
+        // empty); should that change, the help must not ask for `--yes`.
         return Err(usage(format!(
-            "no scope chosen for {}: {}\nhelp: pass {} (or --yes to accept the proposed scopes)",
+            "no scope chosen for {}: {}\nhelp: pass {}{}",
             if unresolved.len() == 1 {
                 "tool"
             } else {
                 "tools"
             },
             unresolved.join(", "),
-            flags.join(" ")
+            flags.join(" "),
+            if yes {
+                ""
+            } else {
+                " (or --yes to accept the proposed scopes)"
+            }
         )));
     }
-    Ok(resolved)
+    Ok(ToolScopes {
+        scopes: resolved,
+        fallbacks,
+        proposed,
+    })
 }
 
 #[cfg(test)]
@@ -732,6 +797,87 @@ mod tests {
                 .next()
                 .unwrap(),
             "no scope chosen for tools: create-task, delete-task, search-tasks"
+        );
+    }
+
+    #[test]
+    fn scopes_without_a_delete_scope_map_destructive_tools_to_write_and_say_so() {
+        let project = tasks_project();
+        let answers = flags(&[FULL[0], FULL[1], FULL[2], ("scopes", "read,write")], &[]);
+        let resolution = resolve_noted(&project, &answers, true).unwrap();
+        let tool = |name: &str| resolution.resolved.tool_scopes[name].join(",");
+        assert_eq!(tool("delete-task"), "write");
+        assert_eq!(tool("create-task"), "write");
+        assert_eq!(tool("search-tasks"), "read");
+        assert_eq!(
+            resolution.notes,
+            [
+                "--scopes has no delete scope, so the tool that deletes needs `write`, the broadest scope given: \
+              delete-task; to choose otherwise, add a delete scope to the scopes or pass --tool-scope TOOL=SCOPE"
+            ]
+        );
+        assert!(resolution.proposed);
+        // A tool scope given for it wins, and nothing is said.
+        let answers = flags(
+            &[FULL[0], FULL[1], FULL[2], ("scopes", "mcp:read,mcp:write")],
+            &["delete-task=mcp:read"],
+        );
+        let resolution = resolve_noted(&project, &answers, true).unwrap();
+        assert_eq!(resolution.resolved.tool_scopes["delete-task"], ["mcp:read"]);
+        assert_eq!(
+            resolution.resolved.tool_scopes["create-task"],
+            ["mcp:write"]
+        );
+        assert!(resolution.notes.is_empty(), "{:?}", resolution.notes);
+        // Without --yes, the help offers it; it never does when it was given.
+        let message = err(resolve(&project, &answers_without_tools(), false));
+        assert!(
+            message.ends_with(" (or --yes to accept the proposed scopes)"),
+            "{message}"
+        );
+    }
+
+    fn answers_without_tools() -> Answers {
+        flags(
+            &[
+                FULL[0],
+                FULL[1],
+                FULL[2],
+                ("scopes", "tools.read,tools.write"),
+            ],
+            &[],
+        )
+    }
+
+    #[test]
+    fn proposing_fills_what_it_can_and_names_what_it_cannot() {
+        // What a preview without a terminal resolves with: the proposals.
+        let project = tasks_project();
+        let resolution = resolve_noted(&project, &flags(&FULL[..3], &[]), true).unwrap();
+        assert_eq!(
+            resolution.resolved.scopes,
+            ["read:tasks", "write:tasks", "delete:tasks"]
+        );
+        assert_eq!(
+            resolution.resolved.tool_scopes["delete-task"],
+            ["delete:tasks"]
+        );
+        assert!(resolution.proposed && resolution.notes.is_empty());
+        // Everything given: nothing proposed.
+        let given = flags(
+            FULL,
+            &[
+                "create-task=write:tasks",
+                "delete-task=delete:tasks",
+                "search-tasks=read:tasks",
+            ],
+        );
+        assert!(!resolve_noted(&project, &given, true).unwrap().proposed);
+        // Provider, domain and audience cannot be proposed.
+        let message = err(resolve(&project, &flags(&FULL[3..], &[]), true));
+        assert!(
+            message.starts_with("missing required values: --provider, --domain, --audience\n"),
+            "{message}"
         );
     }
 

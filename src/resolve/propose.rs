@@ -12,6 +12,14 @@
 //!   is left, the word most tool names share that is no verb; else `mcp`.
 //! - The scopes: `read:`, `write:`, `delete:` + resource, for the kinds of
 //!   access the tools need, in that order (`read:` alone without tools).
+//! - A tool's scope, among the scopes given: the first named for its access
+//!   (`read`; `write`, `create`, `manage`; `delete`, `remove`, `manage`).
+//!   Without one, a fallback ([`propose`]): the narrowest scope given that
+//!   reads as broad enough (a read tool takes `write` when there is no read
+//!   scope), else the broadest given (a destructive tool takes `write` when
+//!   there is no delete scope). Breadth is read from the words: read/view,
+//!   then words it does not know, then write, then delete/manage, then
+//!   admin/all/full.
 //!
 //! Pure functions of the project: nothing here reads a file or asks.
 
@@ -109,25 +117,118 @@ pub fn access_of(tool: &Tool) -> Access {
     assess(tool).0
 }
 
-/// The scope proposed for a tool: the first of `scopes` named for its access
-/// kind (`read:*`, `tasks:read`, `tasks.read`, ...; `manage` serves write and
-/// delete).
-pub fn propose_scope(tool: &Tool, scopes: &[String]) -> Option<String> {
-    let words: &[&str] = match access_of(tool) {
+/// The scope proposed for a tool, and whether it is a fallback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    pub scope: String,
+    /// `None`: the scope is named for the tool's access. Otherwise no scope
+    /// is, and this says which way the fallback went.
+    pub fallback: Option<Fallback>,
+}
+
+/// How a fallback scope relates to the access the tool needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fallback {
+    /// The narrowest scope given that reads as allowing that access.
+    Narrowest,
+    /// No scope given reads as allowing it: the broadest one.
+    Broadest,
+}
+
+/// How broad a scope reads, from its words (see the module docs).
+fn breadth(scope: &str) -> u8 {
+    words(scope)
+        .iter()
+        .map(|word| match word.as_str() {
+            "admin" | "all" | "full" | "owner" | "root" | "superuser" => 4,
+            "delete" | "remove" | "destroy" | "manage" => 3,
+            "write" | "create" | "edit" | "update" => 2,
+            "read" | "view" => 0,
+            _ => 1,
+        })
+        .max()
+        .unwrap_or(1)
+}
+
+/// The breadth a scope needs for `access`.
+fn needed(access: Access) -> u8 {
+    match access {
+        Access::Read => 0,
+        Access::Write => 2,
+        Access::Delete => 3,
+    }
+}
+
+/// The scope proposed for a tool among `scopes` (`None` only when there
+/// are none): the first named for its access kind (`read:*`, `tasks:read`,
+/// `tasks.read`, ...; `manage` serves write and delete), else the fallback
+/// of the module docs.
+pub fn propose(tool: &Tool, scopes: &[String]) -> Option<Proposal> {
+    let access = access_of(tool);
+    let named: &[&str] = match access {
         Access::Read => &["read"],
         Access::Write => &["write", "create", "manage"],
         Access::Delete => &["delete", "remove", "manage"],
     };
-    words.iter().find_map(|word| {
+    if let Some(scope) = named.iter().find_map(|word| {
         scopes
             .iter()
-            .find(|scope| {
-                scope
-                    .split(|c: char| !c.is_ascii_alphanumeric())
-                    .any(|part| part.eq_ignore_ascii_case(word))
-            })
-            .cloned()
+            .find(|scope| words(scope).iter().any(|part| part == word))
+    }) {
+        return Some(Proposal {
+            scope: scope.clone(),
+            fallback: None,
+        });
+    }
+    // On a tie, the first listed.
+    let narrowest = scopes
+        .iter()
+        .filter(|scope| breadth(scope) >= needed(access))
+        .min_by_key(|scope| breadth(scope));
+    let (scope, fallback) = match narrowest {
+        Some(scope) => (scope, Fallback::Narrowest),
+        None => (
+            scopes.iter().rev().max_by_key(|scope| breadth(scope))?,
+            Fallback::Broadest,
+        ),
+    };
+    Some(Proposal {
+        scope: scope.clone(),
+        fallback: Some(fallback),
     })
+}
+
+/// The scope [`propose`] proposes for a tool.
+pub fn propose_scope(tool: &Tool, scopes: &[String]) -> Option<String> {
+    propose(tool, scopes).map(|proposal| proposal.scope)
+}
+
+/// What to tell the user about `tools` (all of `access`) taking the
+/// fallback `scope`: one sentence; `scopes_name` says where the scopes
+/// came from (`--scopes`, ...).
+pub fn fallback_note(
+    access: Access,
+    fallback: Fallback,
+    scope: &str,
+    tools: &[&str],
+    scopes_name: &str,
+) -> String {
+    let word = access.word();
+    let (tools_that, need) = match (access, tools.len()) {
+        (Access::Read, 1) => ("the tool that only reads".to_string(), "needs"),
+        (Access::Read, n) => (format!("the {n} tools that only read"), "need"),
+        (_, 1) => (format!("the tool that {word}s"), "needs"),
+        (_, n) => (format!("the {n} tools that {word}"), "need"),
+    };
+    let which = match fallback {
+        Fallback::Narrowest => "the narrowest scope given that allows it",
+        Fallback::Broadest => "the broadest scope given",
+    };
+    format!(
+        "{scopes_name} has no {word} scope, so {tools_that} {need} `{scope}`, {which}: {}; \
+         to choose otherwise, add a {word} scope to the scopes or pass --tool-scope TOOL=SCOPE",
+        tools.join(", ")
+    )
 }
 
 /// What the scopes are named after: see the module docs.
@@ -265,10 +366,84 @@ mod tests {
             propose_scope(&tool("tasks.delete", false, false), &manage).as_deref(),
             Some("tasks.manage")
         );
-        let only_read = vec!["read:tasks".to_string()];
+        assert_eq!(propose_scope(&tool("create", false, false), &[]), None);
+    }
+
+    fn proposed(tool: &Tool, scopes: &[&str]) -> (String, Option<Fallback>) {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        let proposal = propose(tool, &scopes).unwrap();
+        (proposal.scope, proposal.fallback)
+    }
+
+    #[test]
+    fn without_a_scope_named_for_the_access_the_fallback_is_said() {
+        let drop = tool("drop_table", false, false);
+        let erase = tool("erase", false, true);
+        let create = tool("create", false, false);
+        let search = tool("search", false, false);
+        let broadest = |s: &str| (s.to_string(), Some(Fallback::Broadest));
+        let narrowest = |s: &str| (s.to_string(), Some(Fallback::Narrowest));
+        // Destructive tools without a delete scope: write, in every style.
+        assert_eq!(proposed(&drop, &["read", "write"]), broadest("write"));
+        assert_eq!(proposed(&erase, &["read", "write"]), broadest("write"));
         assert_eq!(
-            propose_scope(&tool("create", false, false), &only_read),
-            None
+            proposed(&drop, &["mcp:read", "mcp:write"]),
+            broadest("mcp:write")
+        );
+        assert_eq!(
+            proposed(&drop, &["tools.read", "tools.write"]),
+            broadest("tools.write")
+        );
+        assert_eq!(
+            proposed(&drop, &["tasksRead", "tasksWrite"]),
+            broadest("tasksWrite")
+        );
+        // A scope that reads broader than delete covers it.
+        assert_eq!(
+            proposed(&drop, &["read", "write", "admin"]),
+            narrowest("admin")
+        );
+        // Write without a write scope: delete covers it; else the broadest.
+        assert_eq!(proposed(&create, &["read", "delete"]), narrowest("delete"));
+        assert_eq!(proposed(&create, &["read", "mcp"]), broadest("mcp"));
+        assert_eq!(proposed(&create, &["read"]), broadest("read"));
+        // Read without a read scope: the narrowest given (first on a tie).
+        assert_eq!(
+            proposed(&search, &["tasks:delete", "tasks:write"]),
+            narrowest("tasks:write")
+        );
+        assert_eq!(proposed(&search, &["mcp", "tools"]), narrowest("mcp"));
+        // Named scopes are no fallback.
+        assert_eq!(
+            proposed(&drop, &["read", "write", "delete"]),
+            ("delete".to_string(), None)
+        );
+    }
+
+    #[test]
+    fn fallback_notes_name_the_tools_and_the_way_out() {
+        assert_eq!(
+            fallback_note(
+                Access::Delete,
+                Fallback::Broadest,
+                "write",
+                &["drop_table", "erase"],
+                "--scopes"
+            ),
+            "--scopes has no delete scope, so the 2 tools that delete need `write`, the broadest scope given: \
+             drop_table, erase; to choose otherwise, add a delete scope to the scopes or pass --tool-scope TOOL=SCOPE"
+        );
+        assert_eq!(
+            fallback_note(
+                Access::Read,
+                Fallback::Narrowest,
+                "tasks:write",
+                &["search"],
+                "`scopes` in the answers file"
+            ),
+            "`scopes` in the answers file has no read scope, so the tool that only reads needs `tasks:write`, \
+             the narrowest scope given that allows it: search; to choose otherwise, add a read scope to the scopes \
+             or pass --tool-scope TOOL=SCOPE"
         );
     }
 
