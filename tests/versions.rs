@@ -51,7 +51,6 @@ const FLAGS: &[&str] = &[
     "--scopes",
     "read:echo,write:echo,delete:echo",
     "--yes",
-    "--no-verify",
 ];
 
 /// A fixture pinned to one rmcp release.
@@ -296,7 +295,8 @@ fn locked_packages(lock: &str) -> Vec<String> {
     packages
 }
 
-/// Runs `mcp-builder add-auth --path <project> FLAGS`; (success, stderr).
+/// Runs `mcp-builder add-auth --no-verify --path <project> FLAGS`;
+/// (success, stderr).
 fn add_auth(project: &Path) -> (bool, String) {
     run_add_auth(project, FLAGS)
 }
