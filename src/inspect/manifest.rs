@@ -503,6 +503,48 @@ mod tests {
         assert!(path.from_workspace);
     }
 
+    /// A path is relative to the manifest that says it: the workspace
+    /// root's for an inherited entry, the member's own otherwise.
+    #[test]
+    fn path_dependencies_resolve_from_their_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |file: &str, text: &str| {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        let member = |name: &str, rmcp: &str| {
+            format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\n\n[dependencies]\n{rmcp}\n")
+        };
+        write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"a\", \"b\"]\n\n[workspace.dependencies]\nrmcp = { path = \"sdk/rmcp\" }\n",
+        );
+        write(
+            "sdk/rmcp/Cargo.toml",
+            "[package]\nname = \"rmcp\"\nversion = \"1.5.0\"\n",
+        );
+        write("a/Cargo.toml", &member("a", "rmcp = { workspace = true }"));
+        write(
+            "b/Cargo.toml",
+            &member("b", "rmcp = { path = \"../sdk/rmcp\", version = \"1\" }"),
+        );
+        let sdk = dir
+            .path()
+            .canonicalize()
+            .unwrap()
+            .join("sdk/rmcp/Cargo.toml");
+        for name in ["a", "b"] {
+            let rmcp = read_package(&dir.path().join(name)).unwrap().rmcp;
+            assert_eq!(rmcp.version, semver::Version::new(1, 5, 0), "{name}");
+            assert_eq!(
+                rmcp.version_from,
+                super::super::VersionSource::PathManifest(sdk.clone()),
+                "{name}"
+            );
+        }
+    }
+
     #[test]
     fn rmcp_dependency_errors() {
         assert_eq!(

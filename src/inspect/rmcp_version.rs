@@ -92,7 +92,10 @@ pub(crate) fn resolve(
         }
     }
     if let Some(path) = &declared.path {
-        let manifest = path.join("Cargo.toml");
+        let manifest = path
+            .canonicalize()
+            .unwrap_or_else(|_| path.clone())
+            .join("Cargo.toml");
         if let Some(version) = path_version(&manifest) {
             return Ok((version, VersionSource::PathManifest(manifest)));
         }
