@@ -46,6 +46,7 @@ const FLAGS: &[&str] = &[
     "--scopes",
     "read:echo,write:echo,delete:echo",
     "--yes",
+    "--no-verify",
 ];
 
 /// A wireable shape and what to expect of it.
@@ -163,6 +164,38 @@ const SHAPES: &[Shape] = &[
             ("src/bin/http.rs", "mod auth;"),
             ("src/bin/auth/mod.rs", "pub struct McpAuth {"),
             ("src/lib.rs", "pub mod server;"),
+        ],
+        tool: ECHO,
+        public: &[],
+    },
+    Shape {
+        fixture: "bin-explicit-path",
+        args: &[],
+        package_dir: "",
+        cargo_build: &["build", "--bins"],
+        binary: "shape-bin-path",
+        says: &[],
+        wiring: &[
+            ("bin/server.rs", "mod auth;"),
+            ("bin/auth/mod.rs", "pub struct McpAuth {"),
+            (
+                "bin/http.rs",
+                "        .nest_service(\"/mcp\", mcp_auth.protect(service))",
+            ),
+        ],
+        tool: ECHO,
+        public: &[],
+    },
+    Shape {
+        fixture: "example-server",
+        args: &[],
+        package_dir: "",
+        cargo_build: &["build", "--example", "http"],
+        binary: "examples/http",
+        says: &[],
+        wiring: &[
+            ("examples/http/serve.rs", "mod auth;"),
+            ("examples/http/auth/mod.rs", "pub struct McpAuth {"),
         ],
         tool: ECHO,
         public: &[],
