@@ -82,11 +82,10 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
     // this order: the rmcp release, the endpoint, existing auth, the module
     // name.
     let rmcp = &package.rmcp;
-    let mut blockers: Vec<anyhow::Error> =
-        rmcp_version::check_supported(&package.name, &rmcp.version, &rmcp.version_from)
-            .err()
-            .into_iter()
-            .collect();
+    let mut blockers: Vec<anyhow::Error> = rmcp_version::check_supported(&package.name, rmcp)
+        .err()
+        .into_iter()
+        .collect();
     let found = match mount::find_mount(&package.name, &files, &module) {
         Ok(found) => Some(found),
         // A release without a streamable HTTP server has no endpoint to
@@ -113,7 +112,7 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
     let found = found.expect("no blocker, so the mount was found");
     let tools = tools::find_tools(&files);
     let mut notes = found.notes;
-    notes.extend(rmcp_version::host_check_note(&package.rmcp.version));
+    notes.extend(rmcp_version::host_check_note(&package.rmcp));
     if tools.is_empty()
         && let Some(at) = tools::hand_written_tools(&files)
     {

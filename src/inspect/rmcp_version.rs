@@ -17,6 +17,8 @@ use anyhow::{Result, anyhow, bail};
 use semver::{Version, VersionReq};
 use toml_edit::{DocumentMut, Item};
 
+use super::RmcpDep;
+
 /// The first release with `FromContextPart`, the oldest add-auth supports.
 const OLDEST_SUPPORTED: Version = Version::new(0, 6, 1);
 /// The first release with a streamable HTTP server (`StreamableHttpService`).
@@ -224,24 +226,51 @@ pub fn checks_host(version: &Version) -> bool {
     *version >= FIRST_HOST_CHECK
 }
 
+/// The step that moves rmcp to `req`, where the project declares it: `cargo
+/// add` for the package's own entry (it keeps the features); by hand for an
+/// entry inherited from `[workspace.dependencies]`, which `cargo add` in the
+/// member would replace by a plain one without the features.
+fn move_to(rmcp: &RmcpDep, req: &str, features: &[&str]) -> String {
+    if rmcp.from_workspace {
+        let with = if features.is_empty() {
+            String::new()
+        } else {
+            format!(" with the features {}", features.join(", "))
+        };
+        format!(
+            "set the `rmcp` version under [workspace.dependencies] of the workspace root's Cargo.toml to \"{req}\"{with}"
+        )
+    } else if features.is_empty() {
+        format!("`cargo add rmcp@{req}`")
+    } else {
+        format!("`cargo add rmcp@{req} --features {}`", features.join(","))
+    }
+}
+
 /// Refuses the releases the generated module cannot work with, each with
 /// the upgrade step that gets a supported one.
-pub(crate) fn check_supported(name: &str, version: &Version, from: &VersionSource) -> Result<()> {
+pub(crate) fn check_supported(name: &str, rmcp: &RmcpDep) -> Result<()> {
+    let (version, from) = (&rmcp.version, &rmcp.version_from);
     let uses = format!("`{name}` uses rmcp {version} ({from})");
     if version.major > NEWEST_MAJOR {
         bail!(
             "{uses}, a major line newer than add-auth knows (it supports rmcp {OLDEST_SUPPORTED} to {NEWEST_MAJOR}.x)\n\
-             help: use an mcp-builder release that supports rmcp {}, or pin rmcp to {NEWEST_MAJOR}.x (`cargo add rmcp@{NEWEST_MAJOR}`), then run add-auth again",
-            version.major
+             help: use an mcp-builder release that supports rmcp {}, or pin rmcp to {NEWEST_MAJOR}.x ({}), then run add-auth again",
+            version.major,
+            move_to(rmcp, &NEWEST_MAJOR.to_string(), &[])
         );
     }
     if *version < FIRST_STREAMABLE {
         bail!(
             "{uses}, which has no streamable HTTP server: it serves MCP over the legacy SSE transport only, \
              which the MCP specification deprecated (2025-03-26) in favour of streamable HTTP\n\
-             help: upgrade rmcp (`cargo add rmcp@{NEWEST_MAJOR} --features server,macros,transport-streamable-http-server`), \
-             serve MCP with `StreamableHttpService` mounted by `Router::new().nest_service(\"/mcp\", service)`, \
-             then run add-auth again"
+             help: upgrade rmcp ({}), serve MCP with `StreamableHttpService` mounted by \
+             `Router::new().nest_service(\"/mcp\", service)`, then run add-auth again",
+            move_to(
+                rmcp,
+                &NEWEST_MAJOR.to_string(),
+                &["server", "macros", "transport-streamable-http-server"]
+            )
         );
     }
     if *version < OLDEST_SUPPORTED {
@@ -249,9 +278,9 @@ pub(crate) fn check_supported(name: &str, version: &Version, from: &VersionSourc
             "`cargo update -p rmcp` (a compatible update within 0.6)".to_string()
         } else {
             format!(
-                "`cargo add rmcp@0.{}` (the smallest step; `cargo add rmcp@{NEWEST_MAJOR}` for the current API), \
+                "{} (the smallest step; rmcp {NEWEST_MAJOR} has the current API), \
                  then follow the compiler through the API changes",
-                OLDEST_SUPPORTED.minor
+                move_to(rmcp, &format!("0.{}", OLDEST_SUPPORTED.minor), &[])
             )
         };
         bail!(
@@ -265,7 +294,8 @@ pub(crate) fn check_supported(name: &str, version: &Version, from: &VersionSourc
 
 /// The note for a release whose server checks no `Host` header, with the
 /// step that gets rmcp's own check without upgrading anything else.
-pub(crate) fn host_check_note(version: &Version) -> Option<String> {
+pub(crate) fn host_check_note(rmcp: &RmcpDep) -> Option<String> {
+    let version = &rmcp.version;
     if checks_host(version) {
         return None;
     }
@@ -276,8 +306,8 @@ pub(crate) fn host_check_note(version: &Version) -> Option<String> {
         )
     } else {
         format!(
-            "rmcp's own check comes with rmcp {FIRST_HOST_CHECK} (`cargo add rmcp@{}`, a major upgrade)",
-            FIRST_HOST_CHECK.major
+            "rmcp's own check comes with rmcp {FIRST_HOST_CHECK} ({}, a major upgrade)",
+            move_to(rmcp, &FIRST_HOST_CHECK.major.to_string(), &[])
         )
     };
     Some(format!(
@@ -311,9 +341,17 @@ mod tests {
         assert_eq!(lowest("0.8"), "0.8.0");
     }
 
+    fn dep(version: &str, from_workspace: bool) -> RmcpDep {
+        RmcpDep {
+            features: vec!["server".into()],
+            from_workspace,
+            version: Version::parse(version).unwrap(),
+            version_from: VersionSource::Lock("Cargo.lock".into()),
+        }
+    }
+
     fn check(version: &str) -> Result<()> {
-        let version = Version::parse(version).unwrap();
-        check_supported("s", &version, &VersionSource::Lock("Cargo.lock".into()))
+        check_supported("s", &dep(version, false))
     }
 
     #[test]
@@ -335,8 +373,20 @@ mod tests {
             check("0.5.0").unwrap_err().to_string(),
             "`s` uses rmcp 0.5.0 (Cargo.lock), whose server API lacks `FromContextPart` (added in rmcp 0.6.1), \
              which the generated module needs to hand the verified caller to tools\n\
-             help: upgrade rmcp to 0.6.1 or later: `cargo add rmcp@0.6` (the smallest step; `cargo add rmcp@3` \
-             for the current API), then follow the compiler through the API changes, then run add-auth again"
+             help: upgrade rmcp to 0.6.1 or later: `cargo add rmcp@0.6` (the smallest step; rmcp 3 has \
+             the current API), then follow the compiler through the API changes, then run add-auth again"
+        );
+        // Inherited from [workspace.dependencies]: `cargo add` in the member
+        // would drop the features, so the step is said for the root.
+        assert_eq!(
+            check_supported("s", &dep("0.5.0", true))
+                .unwrap_err()
+                .to_string(),
+            "`s` uses rmcp 0.5.0 (Cargo.lock), whose server API lacks `FromContextPart` (added in rmcp 0.6.1), \
+             which the generated module needs to hand the verified caller to tools\n\
+             help: upgrade rmcp to 0.6.1 or later: set the `rmcp` version under [workspace.dependencies] of the \
+             workspace root's Cargo.toml to \"0.6\" (the smallest step; rmcp 3 has the current API), then follow \
+             the compiler through the API changes, then run add-auth again"
         );
         assert_eq!(
             check("0.6.0").unwrap_err().to_string(),
@@ -355,7 +405,7 @@ mod tests {
 
     #[test]
     fn host_check_comes_with_1_4() {
-        let note = |v: &str| host_check_note(&Version::parse(v).unwrap());
+        let note = |v: &str| host_check_note(&dep(v, false));
         for checked in ["1.4.0", "1.8.0", "2.2.0", "3.11.0"] {
             assert!(checks_host(&Version::parse(checked).unwrap()), "{checked}");
             assert_eq!(note(checked), None);

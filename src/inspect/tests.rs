@@ -844,8 +844,8 @@ fn rmcp_0_5_is_refused_and_0_8_is_noted() {
         error_of(with("0.5").path()),
         "`old` uses rmcp 0.5.0 (lowest of \"0.5\", no Cargo.lock), whose server API lacks `FromContextPart` \
          (added in rmcp 0.6.1), which the generated module needs to hand the verified caller to tools\n\
-         help: upgrade rmcp to 0.6.1 or later: `cargo add rmcp@0.6` (the smallest step; `cargo add rmcp@3` \
-         for the current API), then follow the compiler through the API changes, then run add-auth again"
+         help: upgrade rmcp to 0.6.1 or later: `cargo add rmcp@0.6` (the smallest step; rmcp 3 has \
+         the current API), then follow the compiler through the API changes, then run add-auth again"
     );
     let dir = with("0.8");
     let project = inspect(dir.path()).unwrap();
