@@ -8,7 +8,11 @@
 
 mod support;
 
-use std::{fs, path::Path};
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+};
 
 use assert_cmd::Command;
 use support::project::{EXAMPLE, copy_project, tree};
@@ -57,6 +61,40 @@ fn add_auth(project: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// A second run changes nothing, and `auth remove` gives back the tree
+/// as it was before the first.
+fn rerun_is_a_noop_and_remove_restores(
+    project: &Path,
+    args: &[&str],
+    before: &BTreeMap<PathBuf, Vec<u8>>,
+) {
+    let wired = tree(project);
+    let (code, _, stderr) = add_auth(project, args);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.ends_with("is already protected as asked\n"),
+        "{stderr}"
+    );
+    assert_eq!(tree(project), wired);
+    let removed = Command::cargo_bin("mcp-builder")
+        .unwrap()
+        .args(["auth", "remove", "--yes", "--path"])
+        .arg(project)
+        .env("NO_COLOR", "1")
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    assert!(
+        tree(project) == *before,
+        "auth remove left the tree changed"
+    );
+}
+
 #[test]
 fn a_workspace_root_package_that_is_no_server_names_its_mcp_member() {
     let (_dir, project) = copy(&Path::new(FIXTURES).join("workspace-root-package"));
@@ -96,10 +134,9 @@ fn a_workspace_root_package_that_is_no_server_names_its_mcp_member() {
 #[test]
 fn a_bin_with_an_explicit_path_gets_the_module_beside_it() {
     let (_dir, project) = copy(&Path::new(FIXTURES).join("bin-explicit-path"));
-    let (code, _, stderr) = add_auth(
-        &project,
-        &["--scopes", "read:echo,write:echo", "--yes", "--no-verify"],
-    );
+    let before = tree(&project);
+    let args = ["--scopes", "read:echo,write:echo", "--yes", "--no-verify"];
+    let (code, _, stderr) = add_auth(&project, &args);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.starts_with("       Found `shape-bin-path`: "),
@@ -133,12 +170,15 @@ fn a_bin_with_an_explicit_path_gets_the_module_beside_it() {
     );
     assert!(project.join("bin/auth/mod.rs").is_file());
     assert!(!project.join("src").exists());
+    rerun_is_a_noop_and_remove_restores(&project, &args, &before);
 }
 
 #[test]
 fn an_example_with_an_explicit_path_is_the_server_when_the_package_serves_nothing_else() {
     let (_dir, project) = copy(&Path::new(FIXTURES).join("example-server"));
-    let (code, _, stderr) = add_auth(&project, &["--scopes", "read:echo", "--yes", "--no-verify"]);
+    let before = tree(&project);
+    let args = ["--scopes", "read:echo", "--yes", "--no-verify"];
+    let (code, _, stderr) = add_auth(&project, &args);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains("MCP endpoint `/mcp` in `examples/http/serve.rs`, 1 tool (echo)\n"),
@@ -158,6 +198,7 @@ fn an_example_with_an_explicit_path_is_the_server_when_the_package_serves_nothin
         fs::read_to_string(project.join("src/lib.rs")).unwrap(),
         fs::read_to_string(Path::new(FIXTURES).join("example-server/src/lib.rs")).unwrap()
     );
+    rerun_is_a_noop_and_remove_restores(&project, &args, &before);
 }
 
 #[test]
