@@ -43,8 +43,13 @@ pub(crate) fn discover(root: &Path) -> Vec<Target> {
             .unwrap_or(true)
     };
     let mut targets: Vec<Target> = Vec::new();
+    // A root outside the package (`path = "../x.rs"`) is not one add-auth
+    // may write into.
     let mut push = |kind: Kind, path: PathBuf| {
-        if root.join(&path).is_file() && !targets.iter().any(|t| t.path == path) {
+        let inside = !path
+            .components()
+            .any(|c| matches!(c, Component::ParentDir | Component::RootDir));
+        if inside && root.join(&path).is_file() && !targets.iter().any(|t| t.path == path) {
             targets.push(Target { kind, path });
         }
     };
@@ -220,6 +225,15 @@ mod tests {
                 (Kind::Example, "src/counter_http.rs".into()),
             ]
         );
+        // A root outside the package is none add-auth would write into.
+        let dir = crate::inspect::tests::tree(&[
+            (
+                "pkg/Cargo.toml",
+                "[package]\nname = \"p\"\n[[bin]]\nname = \"out\"\npath = \"../shared/main.rs\"\n",
+            ),
+            ("shared/main.rs", ""),
+        ]);
+        assert_eq!(discover(&dir.path().join("pkg")), []);
         assert_eq!(
             found(&[
                 ("Cargo.toml", "[package]\nname = \"p\"\nautobins = false\n"),
