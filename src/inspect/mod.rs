@@ -6,6 +6,7 @@
 
 mod crate_root;
 mod existing_auth;
+mod features;
 mod manifest;
 mod module_name;
 mod mount;
@@ -111,6 +112,11 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
     refusal::refuse(&package.name, blockers)?;
     let found = found.expect("no blocker, so the mount was found");
     let tools = tools::find_tools(&files);
+    let http_feature = features::http_feature(
+        &files,
+        &found.mount,
+        &manifest::read_manifest(&package.root.join("Cargo.toml"))?,
+    );
     let mut notes = found.notes;
     notes.extend(rmcp_version::host_check_note(&package.rmcp));
     if tools.is_empty()
@@ -129,6 +135,7 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
         workspace_root: package.workspace_root,
         rmcp: package.rmcp,
         mount: found.mount,
+        http_feature,
         tools,
         notes,
     })
@@ -152,6 +159,9 @@ pub struct Project {
     /// config that could not be wrapped, tools that could not be listed),
     /// each one sentence.
     pub notes: Vec<String>,
+    /// The cargo feature the MCP HTTP code is compiled under (`None`: in
+    /// every build); the generated module and its dependencies follow it.
+    pub http_feature: Option<String>,
 }
 
 /// The rmcp dependency as the package declares it.

@@ -27,7 +27,21 @@
 //! `[target.'cfg(..)'.dependencies]` are not looked at.
 //!
 //! Features are compared by name, except that tokio's `full` covers every
-//! tokio feature.
+//! tokio feature and `rt-multi-thread` covers `rt`. A default feature the
+//! generated code uses ([`Dependency::from_defaults`]) counts as present
+//! unless the entry (the workspace's, when inherited) has
+//! `default-features = false`; then it is added as a feature, and
+//! `default-features` is left alone.
+//!
+//! Cargo features (`gate`): when the MCP HTTP code is compiled only under a
+//! cargo feature `F` of the package, the features `F` enables on a
+//! dependency (`"axum/json"`, `"axum?/json"`, through the features it
+//! enables) count as present; new entries are added `optional = true` and
+//! joined to `F` in `[features]` (`"dep:name"`, or `"name"` in a manifest
+//! that never writes `dep:`), and so are existing optional entries `F` does
+//! not enable yet. An optional entry the code needs while no feature gates
+//! it is an error saying what to do. A dependency never added
+//! ([`Dependency::added`], rmcp) only gains features, whatever its version.
 //!
 //! `jsonwebtoken` takes exactly one crypto backend: when the user's entry
 //! enables another backend than ours, this is an error asking them to switch,
@@ -45,6 +59,9 @@ const EXCLUSIVE_FEATURES: &[(&str, &[&str])] = &[("jsonwebtoken", &["aws_lc_rs",
 /// Features that enable every other (stable) feature of their crate: an entry
 /// that has one lacks nothing.
 const UMBRELLA_FEATURES: &[(&str, &str)] = &[("tokio", "full")];
+
+/// `(crate, feature, implied)`: an entry with `feature` has `implied`.
+const IMPLIED_FEATURES: &[(&str, &str, &str)] = &[("tokio", "rt-multi-thread", "rt")];
 
 /// The edited manifests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,11 +82,24 @@ pub struct ManifestEdit {
 /// gets both edits.
 ///
 /// Returns the inputs unchanged (byte for byte) when nothing is missing.
+#[cfg(test)]
 pub fn add_dependencies(
     member: &str,
     workspace: Option<&str>,
     use_workspace_deps: bool,
     deps: &[Dependency],
+) -> Result<ManifestEdit> {
+    add_dependencies_under(member, workspace, use_workspace_deps, deps, None)
+}
+
+/// [`add_dependencies`] for code compiled only under the package's cargo
+/// feature `gate` (see the module docs).
+pub fn add_dependencies_under(
+    member: &str,
+    workspace: Option<&str>,
+    use_workspace_deps: bool,
+    deps: &[Dependency],
+    gate: Option<&str>,
 ) -> Result<ManifestEdit> {
     let mut member_doc: DocumentMut = member
         .parse()
@@ -79,9 +109,22 @@ pub fn add_dependencies(
         .transpose()
         .context("could not parse the workspace `Cargo.toml` as TOML")?;
     let root_is_member = workspace.is_none() && member_doc.contains_key("workspace");
+    if let Some(gate) = gate
+        && !member_doc
+            .get("features")
+            .and_then(|features| features.get(gate))
+            .is_some_and(Item::is_array)
+    {
+        bail!(
+            "the MCP HTTP code is compiled only with the cargo feature `{gate}`, but `Cargo.toml` \
+             declares no such feature in `[features]`\n\
+             help: declare it (`{gate} = []` under `[features]`), then run add-auth again"
+        );
+    }
 
     let mut manifests = Manifests {
         member: &mut member_doc,
+        gate,
         workspace: ws_doc.as_mut(),
         root_is_member,
         changed_member: false,
@@ -111,7 +154,9 @@ const TABLES: &[&str] = &["dependencies", "workspace.dependencies"];
 /// What [`add_dependencies`] added to one manifest, found by comparing it
 /// `before` and `after`, per dependency table:
 /// `{"dependencies": {"added": [keys], "features": {key: [features]},
-/// "inlined": [keys turned from a version string into a table]}}`.
+/// "inlined": [keys turned from a version string into a table]}}`, and
+/// the values added to the lists of `[features]`:
+/// `{"features": {"joined": {feature: [values]}}}`.
 /// An empty object when nothing was added.
 pub fn added(before: &str, after: &str) -> Result<serde_json::Value> {
     use serde_json::{Map, Value as Json, json};
@@ -164,6 +209,25 @@ pub fn added(before: &str, after: &str) -> Result<serde_json::Value> {
             record.insert((*name).to_owned(), Json::Object(table));
         }
     }
+    let mut joined = Map::new();
+    let old_features = before.get("features").and_then(Item::as_table_like);
+    let new_features = after.get("features").and_then(Item::as_table_like);
+    for (feature, list) in new_features.into_iter().flat_map(|table| table.iter()) {
+        let Some(old) = old_features.and_then(|table| table.get(feature)) else {
+            continue;
+        };
+        let had = string_list(Some(old));
+        let gained: Vec<String> = string_list(Some(list))
+            .into_iter()
+            .filter(|value| !had.contains(value))
+            .collect();
+        if !gained.is_empty() {
+            joined.insert(feature.to_owned(), json!(gained));
+        }
+    }
+    if !joined.is_empty() {
+        record.insert("features".to_owned(), json!({ "joined": joined }));
+    }
     Ok(Json::Object(record))
 }
 
@@ -207,6 +271,18 @@ pub fn remove_added(manifest: &str, record: &serde_json::Value) -> Result<String
             }
         }
     }
+    let joined = record
+        .pointer("/features/joined")
+        .and_then(serde_json::Value::as_object);
+    for (feature, values) in joined.into_iter().flatten() {
+        let array = doc
+            .get_mut("features")
+            .and_then(|features| features.get_mut(feature))
+            .and_then(Item::as_array_mut);
+        if let Some(array) = array {
+            changed |= remove_from_array(array, &names(Some(values)));
+        }
+    }
     Ok(if changed {
         doc.to_string()
     } else {
@@ -239,23 +315,7 @@ fn remove_features(entry: &mut Item, features: &[String]) -> bool {
     let Some(array) = table.get_mut("features").and_then(Item::as_array_mut) else {
         return false;
     };
-    let mut changed = false;
-    for feature in features {
-        let at = (0..array.len())
-            .rev()
-            .find(|&i| array.get(i).and_then(Value::as_str) == Some(feature.as_str()));
-        if let Some(at) = at {
-            // The spacing before `]` moves back to the new last element.
-            let suffix = array.get(at).and_then(|v| v.decor().suffix().cloned());
-            array.remove(at);
-            if at == array.len()
-                && let (Some(suffix), Some(last)) = (suffix, array.get_mut(at.wrapping_sub(1)))
-            {
-                last.decor_mut().set_suffix(suffix);
-            }
-            changed = true;
-        }
-    }
+    let changed = remove_from_array(array, features);
     if changed && array.is_empty() {
         match entry {
             Item::Value(Value::InlineTable(table)) => {
@@ -271,6 +331,28 @@ fn remove_features(entry: &mut Item, features: &[String]) -> bool {
                     table.remove("features");
                 }
             }
+        }
+    }
+    changed
+}
+
+/// Removes the last occurrence of each of `values` from `array`, moving the
+/// spacing before `]` back to the new last element.
+fn remove_from_array(array: &mut Array, values: &[String]) -> bool {
+    let mut changed = false;
+    for value in values {
+        let at = (0..array.len())
+            .rev()
+            .find(|&i| array.get(i).and_then(Value::as_str) == Some(value.as_str()));
+        if let Some(at) = at {
+            let suffix = array.get(at).and_then(|v| v.decor().suffix().cloned());
+            array.remove(at);
+            if at == array.len()
+                && let (Some(suffix), Some(last)) = (suffix, array.get_mut(at.wrapping_sub(1)))
+            {
+                last.decor_mut().set_suffix(suffix);
+            }
+            changed = true;
         }
     }
     changed
@@ -322,10 +404,16 @@ struct Existing {
     /// Features enabled by the package entry and, when inherited, the
     /// workspace entry.
     features: Vec<String>,
+    /// The entry that declares the version keeps default features on.
+    default_features: bool,
+    /// `optional = true` in the package entry.
+    optional: bool,
 }
 
 struct Manifests<'a> {
     member: &'a mut DocumentMut,
+    /// The cargo feature the generated code is compiled under.
+    gate: Option<&'a str>,
     workspace: Option<&'a mut DocumentMut>,
     root_is_member: bool,
     changed_member: bool,
@@ -355,7 +443,9 @@ impl Manifests<'_> {
     fn add(&mut self, dep: &Dependency, use_workspace_deps: bool) -> Result<()> {
         if let Some(existing) = self.find_in_member(dep)? {
             check_compatible(dep, &existing)?;
-            let missing = missing_features(dep, &existing.features);
+            let mut have = existing.features.clone();
+            have.extend(self.gate_enables_on(&existing.key));
+            let missing = missing_features(dep, &have, existing.default_features);
             if !missing.is_empty() {
                 let entry = member_deps_mut(self.member)?
                     .get_mut(&existing.key)
@@ -363,20 +453,34 @@ impl Manifests<'_> {
                 add_features(entry, &missing);
                 self.changed_member = true;
             }
+            if existing.optional {
+                self.join_gate(&existing.key, false)?;
+            }
             return Ok(());
         }
+        if !dep.added {
+            bail!(
+                "`Cargo.toml` has no `{name}` dependency, which the generated code needs\n\
+                 help: add `{name}` to `[dependencies]`, then run add-auth again",
+                name = dep.name
+            );
+        }
 
+        let optional = self.gate.is_some();
         let inherit = use_workspace_deps && self.workspace_doc().is_some();
         if !inherit {
-            member_deps_mut(self.member)?.insert(dep.name, Item::Value(full_spec(dep)));
+            member_deps_mut(self.member)?.insert(dep.name, Item::Value(full_spec(dep, optional)));
             self.changed_member = true;
+            if optional {
+                self.join_gate(dep.name, true)?;
+            }
             return Ok(());
         }
 
         let (key, missing) = match self.find_in_workspace(dep)? {
             Some(existing) => {
                 check_compatible(dep, &existing)?;
-                let missing = missing_features(dep, &existing.features);
+                let missing = missing_features(dep, &existing.features, existing.default_features);
                 (existing.key, missing)
             }
             None => {
@@ -384,7 +488,7 @@ impl Manifests<'_> {
                     Some(doc) if !self.root_is_member => doc,
                     _ => &mut *self.member,
                 };
-                workspace_deps_mut(doc)?.insert(dep.name, Item::Value(full_spec(dep)));
+                workspace_deps_mut(doc)?.insert(dep.name, Item::Value(full_spec(dep, false)));
                 if self.root_is_member {
                     self.changed_member = true;
                 } else {
@@ -398,7 +502,79 @@ impl Manifests<'_> {
         if !missing.is_empty() {
             reference.insert("features", Value::Array(string_array(&missing)));
         }
+        if optional {
+            reference.insert("optional", true.into());
+        }
         member_deps_mut(self.member)?.insert(&key, Item::Value(Value::InlineTable(reference)));
+        self.changed_member = true;
+        if optional {
+            self.join_gate(&key, true)?;
+        }
+        Ok(())
+    }
+
+    /// The features the gate enables on the dependency `key`
+    /// (`"key/feature"` or `"key?/feature"`, through the features it enables).
+    fn gate_enables_on(&self, key: &str) -> Vec<String> {
+        let Some(gate) = self.gate else {
+            return Vec::new();
+        };
+        enabled_by(self.member, gate)
+            .into_iter()
+            .filter_map(|value| {
+                let (dep, feature) = value.split_once('/')?;
+                (dep.trim_end_matches('?') == key).then(|| feature.to_owned())
+            })
+            .collect()
+    }
+
+    /// Makes the gate enable the optional dependency `key` (`new`: just
+    /// added by us), or fails when there is no gate.
+    fn join_gate(&mut self, key: &str, new: bool) -> Result<()> {
+        let Some(gate) = self.gate else {
+            let enabling = features_enabling(self.member, key);
+            let by = match enabling.as_slice() {
+                [] => String::new(),
+                names => format!(
+                    " (enabled by {})",
+                    names
+                        .iter()
+                        .map(|name| format!("the feature `{name}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            bail!(
+                "`{key}` is `optional = true` in `Cargo.toml`{by}, but the MCP HTTP code is compiled \
+                 whatever the features, and the generated module needs `{key}` in every build\n\
+                 help: compile the HTTP code only under the feature that enables `{key}` \
+                 (`#[cfg(feature = \"NAME\")]` on its module or function), or make `{key}` \
+                 non-optional, then run add-auth again"
+            );
+        };
+        let enabled = enabled_by(self.member, gate);
+        let dep_form = format!("dep:{key}");
+        let already = enabled.iter().any(|value| {
+            *value == dep_form
+                || value == key
+                || value.split_once('/').is_some_and(|(dep, _)| dep == key)
+        });
+        if already {
+            return Ok(());
+        }
+        let explicit = if new {
+            uses_dep_syntax(self.member)
+        } else {
+            mentions(self.member, &dep_form)
+        };
+        let value = if explicit { dep_form } else { key.to_owned() };
+        let array = self
+            .member
+            .get_mut("features")
+            .and_then(|features| features.get_mut(gate))
+            .and_then(Item::as_array_mut)
+            .expect("checked in add_dependencies_under");
+        push_formatted_like(array, &value);
         self.changed_member = true;
         Ok(())
     }
@@ -412,6 +588,7 @@ impl Manifests<'_> {
             return Ok(None);
         };
         let mut features = string_list(item.get("features"));
+        let optional = item.get("optional").and_then(Item::as_bool) == Some(true);
         let inherits = item.get("workspace").and_then(Item::as_bool) == Some(true);
         if !inherits {
             return Ok(Some(Existing {
@@ -419,6 +596,8 @@ impl Manifests<'_> {
                 version: version_of(item),
                 version_at: Location::Member,
                 features,
+                default_features: default_features(item),
+                optional,
             }));
         }
         let Some(ws_deps) = self.workspace_deps() else {
@@ -428,6 +607,8 @@ impl Manifests<'_> {
                 version: None,
                 version_at: Location::Workspace,
                 features,
+                default_features: true,
+                optional,
             }));
         };
         let Some(ws_item) = ws_deps.get(&key) else {
@@ -443,6 +624,8 @@ impl Manifests<'_> {
             version: version_of(ws_item),
             version_at: Location::Workspace,
             features,
+            default_features: default_features(ws_item),
+            optional,
         }))
     }
 
@@ -456,6 +639,8 @@ impl Manifests<'_> {
                 version: version_of(item),
                 version_at: Location::Workspace,
                 features: string_list(item.get("features")),
+                default_features: default_features(item),
+                optional: false,
             }),
         )
     }
@@ -505,9 +690,10 @@ fn workspace_deps_mut(doc: &mut DocumentMut) -> Result<&mut dyn TableLike> {
         .context("`workspace.dependencies` in the workspace `Cargo.toml` is not a table")
 }
 
-/// `"1"`, or `{ version = "1", default-features = false, features = [..] }`.
-fn full_spec(dep: &Dependency) -> Value {
-    if dep.default_features && dep.features.is_empty() {
+/// `"1"`, or `{ version = "1", default-features = false, features = [..],
+/// optional = true }`.
+fn full_spec(dep: &Dependency, optional: bool) -> Value {
+    if dep.default_features && dep.features.is_empty() && !optional {
         return dep.version.into();
     }
     let mut table = InlineTable::new();
@@ -518,7 +704,85 @@ fn full_spec(dep: &Dependency) -> Value {
     if !dep.features.is_empty() {
         table.insert("features", Value::Array(string_array(dep.features)));
     }
+    if optional {
+        table.insert("optional", true.into());
+    }
     Value::InlineTable(table)
+}
+
+/// Whether an entry keeps its default features (`default-features`, or the
+/// older `default_features`, not `false`).
+fn default_features(item: &Item) -> bool {
+    ["default-features", "default_features"]
+        .iter()
+        .all(|key| item.get(key).and_then(Item::as_bool) != Some(false))
+}
+
+/// Every value of `[features]` that the feature `name` enables, through the
+/// features it names, `name`'s own list first.
+fn enabled_by(doc: &DocumentMut, name: &str) -> Vec<String> {
+    let features = doc.get("features").and_then(Item::as_table_like);
+    let mut seen = vec![name.to_owned()];
+    let mut values = Vec::new();
+    let mut queue = vec![name.to_owned()];
+    while let Some(feature) = queue.pop() {
+        let list = string_list(features.and_then(|table| table.get(&feature)));
+        for value in list {
+            let is_feature = !value.contains(['/', ':'])
+                && features.is_some_and(|table| table.contains_key(&value));
+            if is_feature && !seen.contains(&value) {
+                seen.push(value.clone());
+                queue.push(value.clone());
+            }
+            if !values.contains(&value) {
+                values.push(value);
+            }
+        }
+    }
+    values
+}
+
+/// The features whose own list enables the optional dependency `key`.
+fn features_enabling(doc: &DocumentMut, key: &str) -> Vec<String> {
+    let Some(features) = doc.get("features").and_then(Item::as_table_like) else {
+        return Vec::new();
+    };
+    let dep_form = format!("dep:{key}");
+    features
+        .iter()
+        .filter(|(_, list)| {
+            string_list(Some(list)).iter().any(|value| {
+                *value == dep_form
+                    || value == key
+                    || value.split_once('/').is_some_and(|(dep, _)| dep == key)
+            })
+        })
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+/// Whether `[features]` uses the explicit `"dep:name"` form anywhere.
+fn uses_dep_syntax(doc: &DocumentMut) -> bool {
+    doc.get("features")
+        .and_then(Item::as_table_like)
+        .is_some_and(|features| {
+            features.iter().any(|(_, list)| {
+                string_list(Some(list))
+                    .iter()
+                    .any(|v| v.starts_with("dep:"))
+            })
+        })
+}
+
+/// Whether some list of `[features]` holds `value`.
+fn mentions(doc: &DocumentMut, value: &str) -> bool {
+    doc.get("features")
+        .and_then(Item::as_table_like)
+        .is_some_and(|features| {
+            features
+                .iter()
+                .any(|(_, list)| string_list(Some(list)).iter().any(|v| v == value))
+        })
 }
 
 fn string_array(items: &[impl AsRef<str>]) -> Array {
@@ -545,16 +809,26 @@ fn string_list(item: Option<&Item>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn missing_features(dep: &Dependency, have: &[String]) -> Vec<String> {
+/// The features of `dep` an entry with `have` (and default features on or
+/// off) lacks, in `dep`'s order.
+fn missing_features(dep: &Dependency, have: &[String], defaults_on: bool) -> Vec<String> {
     let umbrella = UMBRELLA_FEATURES
         .iter()
         .any(|(name, all)| *name == dep.name && have.iter().any(|f| f == all));
     if umbrella {
         return Vec::new();
     }
+    let has = |wanted: &str| {
+        have.iter().any(|f| f == wanted)
+            || IMPLIED_FEATURES.iter().any(|(name, feature, implied)| {
+                *name == dep.name && *implied == wanted && have.iter().any(|f| f == feature)
+            })
+    };
+    let from_defaults = dep.from_defaults.iter().filter(|_| !defaults_on);
     dep.features
         .iter()
-        .filter(|wanted| !have.iter().any(|f| f == *wanted))
+        .chain(from_defaults)
+        .filter(|wanted| !has(wanted))
         .map(|f| (*f).to_owned())
         .collect()
 }
@@ -654,7 +928,7 @@ fn is_complete(series: Series) -> bool {
 }
 
 fn check_compatible(dep: &Dependency, existing: &Existing) -> Result<()> {
-    if let Some(theirs) = &existing.version {
+    if let Some(theirs) = existing.version.as_ref().filter(|_| dep.added) {
         let manifest = existing.version_at.manifest();
         let key = &existing.key;
         let compatible = compatible(theirs, dep.version).with_context(|| {
@@ -732,33 +1006,14 @@ fn compatible(theirs: &str, ours: &str) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::dep;
 
     /// What the generated code asks for, in the shapes that matter here.
     const DEPS: &[Dependency] = &[
-        Dependency {
-            name: "jsonwebtoken",
-            version: "11",
-            default_features: false,
-            features: &["aws_lc_rs"],
-        },
-        Dependency {
-            name: "reqwest",
-            version: "0.13",
-            default_features: false,
-            features: &["json", "rustls"],
-        },
-        Dependency {
-            name: "serde",
-            version: "1",
-            default_features: true,
-            features: &["derive"],
-        },
-        Dependency {
-            name: "serde_json",
-            version: "1",
-            default_features: true,
-            features: &[],
-        },
+        dep("jsonwebtoken", "11", false, &["aws_lc_rs"]),
+        dep("reqwest", "0.13", false, &["json", "rustls"]),
+        dep("serde", "1", true, &["derive"]),
+        dep("serde_json", "1", true, &[]),
     ];
 
     fn add(member: &str) -> Result<String> {
@@ -925,12 +1180,7 @@ features = ["json", "rustls"]
 
     #[test]
     fn umbrella_feature_covers_the_others() {
-        let tokio = [Dependency {
-            name: "tokio",
-            version: "1",
-            default_features: true,
-            features: &["sync", "time"],
-        }];
+        let tokio = [dep("tokio", "1", true, &["sync", "time"])];
         let full = "[dependencies]\ntokio = { version = \"1.40\", features = [\"full\"] }\n";
         assert_eq!(
             add_dependencies(full, None, false, &tokio).unwrap().member,
@@ -1170,5 +1420,179 @@ serde_json = { path = "../json" }
     fn invalid_manifest_is_an_error() {
         let err = add("[dependencies\n").unwrap_err();
         insta::assert_snapshot!(format!("{err:#}"));
+    }
+
+    /// axum as the generated code needs it, and one dependency to add.
+    const GATED: &[Dependency] = &[
+        dep("axum", "0.8", true, &[]).using_defaults(&["json"]),
+        dep("jsonwebtoken", "11", false, &["aws_lc_rs"]),
+        dep("rmcp", "*", true, &["transport-streamable-http-server"])
+            .using_defaults(&["server"])
+            .existing_only(),
+        dep("tokio", "1", true, &["sync", "rt"]),
+    ];
+
+    /// add (under `gate`), compare whole, then record and remove: back to
+    /// the bytes it started from.
+    fn gated(before: &str, gate: Option<&str>, expected: &str) {
+        let after = add_dependencies_under(before, None, false, GATED, gate)
+            .unwrap()
+            .member;
+        assert_eq!(after, expected);
+        let record = added(before, &after).unwrap();
+        assert_eq!(remove_added(&after, &record).unwrap(), before);
+        let again = add_dependencies_under(&after, None, false, GATED, gate).unwrap();
+        assert_eq!(again.member, after, "a second run changes nothing");
+    }
+
+    #[test]
+    fn default_features_off_gains_the_defaults_the_code_uses() {
+        gated(
+            r#"[dependencies]
+axum = { version = "0.8", default-features = false, features = ["http1", "tokio"] } # lean
+rmcp = { version = "1.7", default-features = false, features = ["macros"] }
+tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
+jsonwebtoken = { version = "11", default-features = false, features = ["aws_lc_rs"] }
+"#,
+            None,
+            r#"[dependencies]
+axum = { version = "0.8", default-features = false, features = ["http1", "tokio", "json"] } # lean
+rmcp = { version = "1.7", default-features = false, features = ["macros", "transport-streamable-http-server", "server"] }
+tokio = { version = "1", features = ["rt-multi-thread", "macros", "sync"] }
+jsonwebtoken = { version = "11", default-features = false, features = ["aws_lc_rs"] }
+"#,
+        );
+    }
+
+    #[test]
+    fn table_form_entry_gains_features_in_its_table() {
+        gated(
+            r#"[dependencies.axum]
+version = "0.8"
+default-features = false # no hyper server features we do not use
+features = [
+    "http1",
+    "tokio",
+]
+
+[dependencies]
+rmcp = { version = "3.11", features = ["transport-streamable-http-server"] }
+tokio = { version = "1", features = ["full"] }
+jsonwebtoken = { version = "11", default-features = false, features = ["aws_lc_rs"] }
+"#,
+            None,
+            r#"[dependencies.axum]
+version = "0.8"
+default-features = false # no hyper server features we do not use
+features = [
+    "http1",
+    "tokio",
+    "json",
+]
+
+[dependencies]
+rmcp = { version = "3.11", features = ["transport-streamable-http-server"] }
+tokio = { version = "1", features = ["full"] }
+jsonwebtoken = { version = "11", default-features = false, features = ["aws_lc_rs"] }
+"#,
+        );
+    }
+
+    #[test]
+    fn workspace_entry_without_defaults_gains_them_in_the_member() {
+        let member = "[dependencies]\naxum = { workspace = true, features = [\"macros\"] }\nrmcp.workspace = true\n";
+        let root = "[workspace]\n\n[workspace.dependencies]\naxum = { version = \"0.8\", default-features = false, features = [\"http1\"] }\nrmcp = { version = \"3.11\", features = [\"transport-streamable-http-server\"] }\ntokio = { version = \"1\", features = [\"rt\", \"sync\"] }\n";
+        let edit = add_dependencies(member, Some(root), true, GATED).unwrap();
+        assert_eq!(
+            edit.member,
+            "[dependencies]\naxum = { workspace = true, features = [\"macros\", \"json\"] }\nrmcp.workspace = true\njsonwebtoken = { workspace = true }\ntokio = { workspace = true }\n"
+        );
+        assert_eq!(
+            edit.workspace.as_deref().unwrap(),
+            format!(
+                "{root}jsonwebtoken = {{ version = \"11\", default-features = false, features = [\"aws_lc_rs\"] }}\n"
+            )
+        );
+        let record = added(member, &edit.member).unwrap();
+        assert_eq!(remove_added(&edit.member, &record).unwrap(), member);
+    }
+
+    #[test]
+    fn code_behind_a_feature_joins_its_dependencies_to_it() {
+        gated(
+            r#"[dependencies]
+axum = { version = "0.8", optional = true, default-features = false, features = ["http1", "tokio"] }
+rmcp = { version = "3.11", features = ["server"] }
+tokio = { version = "1", features = ["rt-multi-thread"] }
+
+[features]
+default = ["http"]
+# Streamable HTTP; stdio without it.
+http = ["dep:axum", "rmcp/transport-streamable-http-server"]
+"#,
+            Some("http"),
+            r#"[dependencies]
+axum = { version = "0.8", optional = true, default-features = false, features = ["http1", "tokio", "json"] }
+rmcp = { version = "3.11", features = ["server"] }
+tokio = { version = "1", features = ["rt-multi-thread", "sync"] }
+jsonwebtoken = { version = "11", default-features = false, features = ["aws_lc_rs"], optional = true }
+
+[features]
+default = ["http"]
+# Streamable HTTP; stdio without it.
+http = ["dep:axum", "rmcp/transport-streamable-http-server", "dep:jsonwebtoken"]
+"#,
+        );
+    }
+
+    #[test]
+    fn implicit_feature_style_is_followed() {
+        gated(
+            r#"[dependencies]
+axum = { version = "0.8", optional = true }
+rmcp = { version = "3.11", optional = true, features = ["transport-streamable-http-server"] }
+tokio = { version = "1", features = ["rt", "sync"] }
+
+[features]
+serve = ["web"]
+web = [
+    "rmcp",
+]
+"#,
+            Some("serve"),
+            r#"[dependencies]
+axum = { version = "0.8", optional = true }
+rmcp = { version = "3.11", optional = true, features = ["transport-streamable-http-server"] }
+tokio = { version = "1", features = ["rt", "sync"] }
+jsonwebtoken = { version = "11", default-features = false, features = ["aws_lc_rs"], optional = true }
+
+[features]
+serve = ["web", "axum", "jsonwebtoken"]
+web = [
+    "rmcp",
+]
+"#,
+        );
+    }
+
+    #[test]
+    fn optional_dependency_without_a_gate_is_an_error() {
+        let before = "[dependencies]\naxum = { version = \"0.8\", optional = true }\nrmcp = \"3.11\"\n\n[features]\nweb = [\"dep:axum\"]\n";
+        let err = add_dependencies(before, None, false, GATED).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "`axum` is `optional = true` in `Cargo.toml` (enabled by the feature `web`), but the MCP HTTP code \
+             is compiled whatever the features, and the generated module needs `axum` in every build\n\
+             help: compile the HTTP code only under the feature that enables `axum` \
+             (`#[cfg(feature = \"NAME\")]` on its module or function), or make `axum` non-optional, \
+             then run add-auth again"
+        );
+        let err = add_dependencies_under(before, None, false, GATED, Some("http")).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "the MCP HTTP code is compiled only with the cargo feature `http`, but `Cargo.toml` declares \
+             no such feature in `[features]`\n\
+             help: declare it (`http = []` under `[features]`), then run add-auth again"
+        );
     }
 }

@@ -22,33 +22,55 @@ use crate::{inspect::Project, resolve::Resolved};
 pub use state::STATE_FILE;
 
 /// What the generated module needs, beyond what an rmcp server already has.
+///
+/// Each entry names every feature the generated code uses (see
+/// `cargo_toml.rs` for how they are added): `features` are written on a new
+/// entry and added to an existing one; `from_defaults` are default features
+/// the code relies on, written out only where the project's entry turns
+/// default features off. Proven by `tests/features.rs`, which builds the
+/// module in a project whose dependencies all have `default-features = false`.
 pub const DEPENDENCIES: &[Dependency] = &[
-    dep("axum", "0.8", true, &[]),
+    // `Json` (challenge and metadata answers); `Router`, `routing::get`,
+    // `body`, `extract::Request`, `http` and `response` need no feature.
+    dep("axum", "0.8", true, &[]).using_defaults(&["json"]),
     // The random key of the verified-token cache; already built for
     // jsonwebtoken's `aws_lc_rs` backend, so it costs no extra compilation.
     dep("aws-lc-rs", "1", true, &[]),
     dep("dotenvy", "0.15", true, &[]),
     // The audit records' RFC 3339 time; tiny, no dependencies of its own.
     dep("humantime", "2", true, &[]),
-    // Exactly one crypto backend; aws-lc is the one reqwest's rustls uses too.
+    // Exactly one crypto backend; aws-lc is the one reqwest's rustls uses
+    // too. No PEM (`use_pem`): keys come as JWKs or a shared secret.
     dep("jsonwebtoken", "11", false, &["aws_lc_rs"]),
-    dep("reqwest", "0.13", false, &["json", "rustls"]),
-    dep("serde", "1", true, &["derive"]),
-    dep("serde_json", "1", true, &[]),
+    // TLS for the issuer's JWKS, discovery and introspection endpoints; the
+    // code reads bodies as bytes and parses them itself (no `json`), sends
+    // the introspection form as a body it encodes (no `form`); timeouts,
+    // redirects and `basic_auth` need no feature.
+    dep("reqwest", "0.13", false, &["rustls"]),
+    // `Caller`'s context extraction and `RoleServer` (`server`), the
+    // `StreamableHttpService` it protects (`transport-streamable-http-server`).
+    // Never added: the project has it (inspection checks), in any version.
+    dep("rmcp", "*", true, &["transport-streamable-http-server"])
+        .using_defaults(&["server"])
+        .existing_only(),
+    dep("serde", "1", true, &["derive"]).using_defaults(&["std"]),
+    dep("serde_json", "1", true, &[]).using_defaults(&["std"]),
     // The verified-token cache's keyed hash (SipHash-1-3, 128 bits); tiny,
     // no dependencies of its own.
     dep("siphasher", "1", true, &[]),
     // The names a request body holds, inline for a single message (no
     // allocation per request); hyper, under axum, already builds it.
     dep("smallvec", "1", true, &[]),
-    dep("tokio", "1", true, &["sync", "time"]),
+    // `sync::Mutex` (key caches), `time` (timeouts, refresh intervals), `rt`
+    // (`Handle::try_current`, `spawn`; the generated tests' runtimes).
+    dep("tokio", "1", true, &["sync", "time", "rt"]),
     // The `Service` trait the protected MCP endpoint implements; part of
     // axum already.
     dep("tower-service", "0.3", true, &[]),
     dep("tracing", "0.1", true, &[]),
 ];
 
-const fn dep(
+pub(crate) const fn dep(
     name: &'static str,
     version: &'static str,
     default_features: bool,
@@ -59,6 +81,22 @@ const fn dep(
         version,
         default_features,
         features,
+        from_defaults: &[],
+        added: true,
+    }
+}
+
+impl Dependency {
+    /// Default features the generated code uses.
+    pub(crate) const fn using_defaults(mut self, features: &'static [&'static str]) -> Self {
+        self.from_defaults = features;
+        self
+    }
+
+    /// A dependency the project always has: only its features are added.
+    pub(crate) const fn existing_only(mut self) -> Self {
+        self.added = false;
+        self
     }
 }
 
@@ -66,11 +104,17 @@ const fn dep(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dependency {
     pub name: &'static str,
-    /// Version requirement, e.g. `"11"`.
+    /// Version requirement, e.g. `"11"` (`"*"` for a dependency never added).
     pub version: &'static str,
     /// `false` writes `default-features = false`.
     pub default_features: bool,
     pub features: &'static [&'static str],
+    /// Default features the generated code uses: added to an existing entry
+    /// that has `default-features = false`.
+    pub from_defaults: &'static [&'static str],
+    /// `false`: never added to a manifest (the project must have it); its
+    /// version requirement is the project's, only features are added.
+    pub added: bool,
 }
 
 /// What happens to one file.
@@ -227,6 +271,8 @@ pub fn plan(
 
     // The wiring: the router's file and the crate root (maybe the same file).
     let mount = &project.mount;
+    // `mod auth;` under the `cfg` the HTTP code is compiled under.
+    let gate = project.http_feature.as_deref();
     let router_source =
         read(&mount.file)?.with_context(|| format!("`{}` disappeared", mount.file.display()))?;
     let wired = wiring::wire_router(&router_source, mount)?;
@@ -239,20 +285,20 @@ pub fn plan(
     } else {
         read(&mount.crate_root)?.unwrap_or_default()
     };
-    if wiring::declare_module(&crate_root_source, mount) != crate_root_source {
+    if wiring::declare_module_under(&crate_root_source, mount, gate) != crate_root_source {
         wiring_record.insert("mod".into(), json!(slash_path(&mount.crate_root)));
     }
     if !wiring_record.is_empty() {
         wiring_record.insert("module".into(), json!(mount.module));
     }
     if mount.file == mount.crate_root {
-        let declared = wiring::declare_module(&wired, mount);
+        let declared = wiring::declare_module_under(&wired, mount, gate);
         changes.push(FileChange::new(&mount.file, read(&mount.file)?, declared));
     } else {
         changes.push(FileChange::new(&mount.file, read(&mount.file)?, wired));
         let crate_root = read(&mount.crate_root)?
             .with_context(|| format!("`{}` disappeared", mount.crate_root.display()))?;
-        let declared = wiring::declare_module(&crate_root, mount);
+        let declared = wiring::declare_module_under(&crate_root, mount, gate);
         changes.push(FileChange::new(
             &mount.crate_root,
             Some(crate_root),
@@ -271,11 +317,13 @@ pub fn plan(
         Some(path) => read(path)?,
         None => None,
     };
-    let edit = cargo_toml::add_dependencies(
+    // Under the feature the HTTP code is compiled under, if any.
+    let edit = cargo_toml::add_dependencies_under(
         &member,
         workspace.as_deref(),
         project.rmcp.from_workspace,
         DEPENDENCIES,
+        project.http_feature.as_deref(),
     )?;
     let mut added = serde_json::Map::new();
     let mut cargo = serde_json::Map::new();

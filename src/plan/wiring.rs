@@ -110,7 +110,15 @@ pub fn wire_router(source: &str, mount: &Mount) -> Result<String> {
 /// end in a line break, a line break is put first. An offset past the end,
 /// inside a character or inside a line (which the inspector does not
 /// produce) is moved back to the start of its line rather than panicking.
+#[cfg(test)]
 pub fn declare_module(crate_root_source: &str, mount: &Mount) -> String {
+    declare_module_under(crate_root_source, mount, None)
+}
+
+/// [`declare_module`], with `#[cfg(feature = "F")]` on a line of its own
+/// before `mod auth;` when `gate` is `Some("F")`: the module is compiled
+/// exactly when the HTTP code is.
+pub fn declare_module_under(crate_root_source: &str, mount: &Mount, gate: Option<&str>) -> String {
     if declares_module(crate_root_source, &mount.module) {
         return crate_root_source.to_owned();
     }
@@ -121,6 +129,9 @@ pub fn declare_module(crate_root_source: &str, mount: &Mount) -> String {
         at -= 1;
     }
     let mut text = format!("mod {};{eol}", mount.module);
+    if let Some(feature) = gate {
+        text.insert_str(0, &format!("#[cfg(feature = \"{feature}\")]{eol}"));
+    }
     if at == source.len() && !source.is_empty() && !source.ends_with('\n') {
         text.insert_str(0, eol);
     } else {
@@ -332,8 +343,18 @@ pub fn undeclare_module(source: &str, path: &str, module: &str) -> Result<String
     let end = source[range.end..]
         .find('\n')
         .map_or(source.len(), |i| range.end + i + 1);
-    if source[start..end].trim_end() != format!("mod {module};") {
-        bail_declaration(path, module, source[start..end].trim_end())?;
+    let declared = source[start..end].trim_end();
+    let plain = format!("mod {module};");
+    // `#[cfg(feature = "F")]` then `mod auth;`, as `declare_module_under` writes it.
+    let gated = declared.strip_suffix(&plain).is_some_and(|head| {
+        let head = head.trim_end();
+        head.strip_prefix("#[cfg(feature = \"")
+            .and_then(|rest| rest.strip_suffix("\")]"))
+            .is_some_and(|feature| !feature.contains(['"', '\n']))
+            && declared[head.len()..].trim_start() == plain
+    });
+    if declared != plain && !gated {
+        bail_declaration(path, module, declared)?;
     }
     let mut out = String::with_capacity(source.len());
     out.push_str(&source[..start]);
@@ -749,6 +770,41 @@ mod tests {
             declare_module(crlf, &at_end),
             "//! docs\r\nmod tasks;\r\nmod auth;\r\n"
         );
+    }
+
+    #[test]
+    fn gated_module_declaration_and_its_removal() {
+        let source =
+            "//! Server.\n\n#[cfg(feature = \"http\")]\nmod http;\nmod tools;\n\nfn main() {}\n";
+        let mount = Mount {
+            mod_insert_at: source.find("#[cfg").unwrap(),
+            ..example_mount()
+        };
+        let declared = declare_module_under(source, &mount, Some("http"));
+        assert_eq!(
+            declared,
+            "//! Server.\n\n#[cfg(feature = \"http\")]\nmod auth;\n#[cfg(feature = \"http\")]\nmod http;\nmod tools;\n\nfn main() {}\n"
+        );
+        assert_eq!(
+            declare_module_under(&declared, &mount, Some("http")),
+            declared
+        );
+        assert_eq!(
+            undeclare_module(&declared, "src/main.rs", "auth").unwrap(),
+            source
+        );
+        let crlf = declare_module_under("fn main() {}\r\n", &mount, Some("web"));
+        assert_eq!(
+            crlf,
+            "#[cfg(feature = \"web\")]\r\nmod auth;\r\nfn main() {}\r\n"
+        );
+        assert_eq!(
+            undeclare_module(&crlf, "src/main.rs", "auth").unwrap(),
+            "fn main() {}\r\n"
+        );
+        // Another attribute is the user's: refused, not taken out.
+        let theirs = "#[cfg(test)]\nmod auth;\n";
+        assert!(undeclare_module(theirs, "src/main.rs", "auth").is_err());
     }
 
     #[test]
