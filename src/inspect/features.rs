@@ -1,8 +1,10 @@
 //! Finds the cargo feature the MCP HTTP code is compiled under, if any: the
 //! `#[cfg(feature = "F")]` on a module declaration leading to the mount's
 //! file, or on an item, statement or `match` arm holding the mount; else the
-//! feature of `[features]` that turns on rmcp's
-//! `transport-streamable-http-server` when the rmcp entry itself does not.
+//! first `required-features` of the `[[bin]]` or `[[example]]` target whose
+//! crate root holds it; else the feature of `[features]` that turns on
+//! rmcp's `transport-streamable-http-server` when the rmcp entry itself does
+//! not.
 //!
 //! The generated module is then declared under the same `cfg`, and its
 //! dependencies join that feature (see `plan/cargo_toml.rs`).
@@ -43,7 +45,48 @@ struct Site<'a> {
 fn find(files: &[SourceFile], site: &Site, manifest: &DocumentMut) -> Option<String> {
     in_module_path(files, site)
         .or_else(|| around_mount(files, site))
+        .or_else(|| required_feature(manifest, site.crate_root))
         .or_else(|| transport_feature(manifest))
+}
+
+/// The first `required-features` of the `[[bin]]` or `[[example]]` target
+/// whose crate root is `crate_root` (its `path`, or the path cargo infers
+/// from its `name`).
+fn required_feature(manifest: &DocumentMut, crate_root: &Path) -> Option<String> {
+    let package = manifest
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(Item::as_str);
+    for (kind, dir) in [("bin", "src/bin"), ("example", "examples")] {
+        let Some(targets) = manifest.get(kind).and_then(Item::as_array_of_tables) else {
+            continue;
+        };
+        for target in targets.iter() {
+            let name = target.get("name").and_then(Item::as_str);
+            let roots: Vec<PathBuf> = match (target.get("path").and_then(Item::as_str), name) {
+                (Some(path), _) => vec![PathBuf::from(path)],
+                (None, Some(name)) => {
+                    let mut roots = vec![
+                        Path::new(dir).join(format!("{name}.rs")),
+                        Path::new(dir).join(name).join("main.rs"),
+                    ];
+                    if kind == "bin" && Some(name) == package {
+                        roots.push(PathBuf::from("src/main.rs"));
+                    }
+                    roots
+                }
+                (None, None) => continue,
+            };
+            if !roots.iter().any(|root| root == crate_root) {
+                continue;
+            }
+            let required = target.get("required-features").and_then(Item::as_array);
+            if let Some(first) = required.and_then(|list| list.iter().find_map(|v| v.as_str())) {
+                return Some(first.to_owned());
+            }
+        }
+    }
+    None
 }
 
 /// The feature in `#[cfg(feature = "F")]` or `#[cfg(all(.., feature = "F",
@@ -289,6 +332,23 @@ mod tests {
         let files = [file("src/main.rs", main)];
         let at = mount("src/main.rs", "src/main.rs", main, "s)");
         assert_eq!(feature(&files, &at, NO_FEATURES), None);
+    }
+
+    #[test]
+    fn required_features_of_the_binary() {
+        let main = "fn main() { Router::new().nest_service(\"/mcp\", s); }\n";
+        let files = [file("src/bin/serve.rs", main)];
+        let at = mount("src/bin/serve.rs", "src/bin/serve.rs", main, "s)");
+        let manifest = format!(
+            "{NO_FEATURES}\n[features]\nweb = []\n\n[[bin]]\nname = \"other\"\nrequired-features = [\"x\"]\n\n[[bin]]\nname = \"serve\"\nrequired-features = [\"web\"]\n"
+        );
+        assert_eq!(feature(&files, &at, &manifest).as_deref(), Some("web"));
+        let manifest = format!(
+            "{NO_FEATURES}\n[[bin]]\nname = \"srv\"\npath = \"src/bin/serve.rs\"\nrequired-features = [\"web\", \"tls\"]\n"
+        );
+        assert_eq!(feature(&files, &at, &manifest).as_deref(), Some("web"));
+        let manifest = format!("{NO_FEATURES}\n[[bin]]\nname = \"serve\"\n");
+        assert_eq!(feature(&files, &at, &manifest), None);
     }
 
     #[test]

@@ -115,10 +115,23 @@ pub fn add_dependencies_under(
             .and_then(|features| features.get(gate))
             .is_some_and(Item::is_array)
     {
+        // `#[cfg(feature = "axum")]` may name an optional dependency's
+        // implicit feature, which has no list to join.
+        let optional_dep = member_doc
+            .get("dependencies")
+            .and_then(|deps| deps.get(gate))
+            .and_then(|entry| entry.get("optional"))
+            .and_then(Item::as_bool)
+            == Some(true);
+        let declare = if optional_dep {
+            format!("`{gate} = [\"dep:{gate}\"]`")
+        } else {
+            format!("`{gate} = []`")
+        };
         bail!(
             "the MCP HTTP code is compiled only with the cargo feature `{gate}`, but `Cargo.toml` \
              declares no such feature in `[features]`\n\
-             help: declare it (`{gate} = []` under `[features]`), then run add-auth again"
+             help: declare it ({declare} under `[features]`), then run add-auth again"
         );
     }
 
@@ -1593,6 +1606,14 @@ web = [
             "the MCP HTTP code is compiled only with the cargo feature `http`, but `Cargo.toml` declares \
              no such feature in `[features]`\n\
              help: declare it (`http = []` under `[features]`), then run add-auth again"
+        );
+        let implicit = "[dependencies]\naxum = { version = \"0.8\", optional = true }\n";
+        let err = add_dependencies_under(implicit, None, false, GATED, Some("axum")).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "the MCP HTTP code is compiled only with the cargo feature `axum`, but `Cargo.toml` declares \
+             no such feature in `[features]`\n\
+             help: declare it (`axum = [\"dep:axum\"]` under `[features]`), then run add-auth again"
         );
     }
 }
