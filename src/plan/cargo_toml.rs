@@ -1559,6 +1559,28 @@ http = ["dep:axum", "rmcp/transport-streamable-http-server", "dep:jsonwebtoken"]
     }
 
     #[test]
+    fn workspace_member_behind_a_feature_inherits_optional_entries() {
+        let member = "[dependencies]\naxum = { workspace = true, optional = true }\nrmcp.workspace = true\ntokio.workspace = true\n\n[features]\nhttp = [\"dep:axum\", \"rmcp/transport-streamable-http-server\"]\n";
+        let root = "[workspace]\n\n[workspace.dependencies]\naxum = \"0.8\"\nrmcp = \"3.11\"\ntokio = { version = \"1\", features = [\"full\"] }\n";
+        let edit = add_dependencies_under(member, Some(root), true, GATED, Some("http")).unwrap();
+        assert_eq!(
+            edit.member,
+            "[dependencies]\naxum = { workspace = true, optional = true }\nrmcp.workspace = true\ntokio.workspace = true\njsonwebtoken = { workspace = true, optional = true }\n\n[features]\nhttp = [\"dep:axum\", \"rmcp/transport-streamable-http-server\", \"dep:jsonwebtoken\"]\n"
+        );
+        let workspace = edit.workspace.unwrap();
+        assert_eq!(
+            workspace,
+            format!(
+                "{root}jsonwebtoken = {{ version = \"11\", default-features = false, features = [\"aws_lc_rs\"] }}\n"
+            )
+        );
+        let record = added(member, &edit.member).unwrap();
+        assert_eq!(remove_added(&edit.member, &record).unwrap(), member);
+        let record = added(root, &workspace).unwrap();
+        assert_eq!(remove_added(&workspace, &record).unwrap(), root);
+    }
+
+    #[test]
     fn implicit_feature_style_is_followed() {
         gated(
             r#"[dependencies]
