@@ -5,6 +5,7 @@
 //! found and what the user can do instead.
 
 mod crate_root;
+mod endpoint_tests;
 mod existing_auth;
 mod features;
 mod manifest;
@@ -25,6 +26,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+
+pub use endpoint_tests::EndpointTest;
+pub(crate) use module_name::module_dir;
 
 pub use rmcp_version::VersionSource;
 
@@ -129,7 +133,9 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
             module_name::module_dir(&found.mount).display()
         ));
     }
+    let endpoint_tests = endpoint_tests::find(&package.root, &files, &found.mount);
     Ok(Project {
+        endpoint_tests,
         root: package.root,
         package_name: package.name,
         workspace_root: package.workspace_root,
@@ -159,6 +165,9 @@ pub struct Project {
     /// config that could not be wrapped, tools that could not be listed),
     /// each one sentence.
     pub notes: Vec<String>,
+    /// The project's own tests that send requests to the MCP endpoint: they
+    /// need a token once it is protected (`testing.rs` of the module).
+    pub endpoint_tests: Vec<EndpointTest>,
     /// The cargo feature the MCP HTTP code is compiled under (`None`: in
     /// every build); the generated module and its dependencies follow it.
     pub http_feature: Option<String>,
@@ -178,6 +187,14 @@ pub struct RmcpDep {
     /// Where `version` was read: Cargo.lock, a path dependency's manifest,
     /// or the requirement.
     pub version_from: VersionSource,
+}
+
+impl RmcpDep {
+    /// rmcp itself checks the `Host` header (1.4 and later), so the
+    /// generated `server_config` must let the public host through.
+    pub fn checks_host(&self) -> bool {
+        rmcp_version::checks_host(&self.version)
+    }
 }
 
 /// Where the MCP endpoint is built and mounted, as byte offsets into source
@@ -222,6 +239,14 @@ pub struct Mount {
     pub stmt_line_start: usize,
     /// Leading whitespace of that statement's line.
     pub indent: String,
+    /// The function holding the mount is start-up code: `main`, or one that
+    /// binds a listener or serves (`TcpListener::bind`, `axum::serve`). Only
+    /// there may the inserted code stop the process on a missing setting;
+    /// elsewhere (a router factory that tests call) it fails closed.
+    pub startup: bool,
+    /// The name of the function holding the mount (`None`: outside any
+    /// function), e.g. a router factory `build_router` that tests call.
+    pub function: Option<String>,
 }
 
 /// One MCP tool found in the source.

@@ -219,6 +219,8 @@ fn build_mount(
         config_arg: config.map(|config| lines.range_of(text, config)),
         stmt_line_start,
         indent,
+        startup: mount.fn_idx.is_some_and(|fn_idx| scan.fns[fn_idx].startup),
+        function: mount.fn_idx.map(|fn_idx| scan.fns[fn_idx].name.clone()),
     })
 }
 
@@ -460,6 +462,9 @@ struct FnInfo {
     name: String,
     /// The function mentions `TowerToHyperService`.
     hyper: bool,
+    /// `main`, or a function that binds a listener or serves (calls a
+    /// function or method named `bind` or `serve`).
+    startup: bool,
     /// Parameters whose type names `StreamableHttpService` (or an alias).
     service_params: Vec<String>,
 }
@@ -513,8 +518,10 @@ impl<'a, 'ast> Scan<'a, 'ast> {
                 _ => None,
             })
             .collect();
+        let name = sig.ident.unraw().to_string();
         self.fns.push(FnInfo {
-            name: sig.ident.unraw().to_string(),
+            startup: name == "main",
+            name,
             hyper: false,
             service_params,
         });
@@ -523,6 +530,13 @@ impl<'a, 'ast> Scan<'a, 'ast> {
         walk(self);
         self.current_fn = outer_fn;
         self.frames = outer_frames;
+    }
+
+    /// The current function binds a listener or serves.
+    fn mark_startup(&mut self) {
+        if let Some(fn_idx) = self.current_fn {
+            self.fns[fn_idx].startup = true;
+        }
     }
 
     fn fn_label(&self, fn_idx: Option<usize>) -> String {
@@ -691,6 +705,15 @@ impl<'ast> Visit<'ast> for Scan<'_, 'ast> {
     }
 
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if let syn::Expr::Path(path) = &*call.func
+            && path
+                .path
+                .segments
+                .last()
+                .is_some_and(|last| last.ident == "bind" || last.ident == "serve")
+        {
+            self.mark_startup();
+        }
         if self.is_service_new(&call.func) {
             self.new_calls.push(NewCall {
                 call,
@@ -710,6 +733,9 @@ impl<'ast> Visit<'ast> for Scan<'_, 'ast> {
     }
 
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        if call.method == "bind" || call.method == "serve" {
+            self.mark_startup();
+        }
         if (call.method == "nest_service" || call.method == "route_service") && call.args.len() == 2
         {
             self.mounts.push(MountCall {

@@ -39,6 +39,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("middleware.rs"),
     template!("policy.rs"),
     template!("provider.rs"),
+    template!("testing.rs"),
     template!("verify.rs"),
 ];
 
@@ -52,11 +53,41 @@ const ARRAY_WIDTH: usize = 60;
 const CALL_WIDTH: usize = 60;
 const SHORT_ITEM_WIDTH: usize = 10;
 
+/// What the generated module depends on in the project it is wired into,
+/// beyond the answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Site<'a> {
+    /// The path the MCP service is mounted at, e.g. `/mcp`.
+    pub mcp_path: &'a str,
+    /// The module's name (`auth` unless `--module-name` says otherwise).
+    pub module: &'a str,
+    /// The wiring is in start-up code (`main`, or the function that binds
+    /// the listener): `McpAuth::from_env_or_exit`. Otherwise (a router
+    /// factory that tests may call) `McpAuth::from_env`, which never exits.
+    pub exits: bool,
+    /// The project's rmcp checks the `Host` header itself (1.4 and later,
+    /// `StreamableHttpServerConfig::allowed_hosts`): `server_config` lets
+    /// the public host through. Before 1.4 it leaves the config alone.
+    pub host_check: bool,
+}
+
+impl Default for Site<'_> {
+    fn default() -> Self {
+        Self {
+            mcp_path: "/mcp",
+            module: "auth",
+            exits: true,
+            host_check: true,
+        }
+    }
+}
+
 /// The rendered module: file name inside `auth/` -> contents.
 pub fn auth_module(
     resolved: &Resolved,
-    mcp_path: &str,
+    site: &Site,
 ) -> anyhow::Result<BTreeMap<&'static str, String>> {
+    let mcp_path = site.mcp_path;
     let mut handlebars = Handlebars::new();
     handlebars.set_strict_mode(true);
     // The output is Rust, not HTML; every inserted value was validated.
@@ -127,6 +158,9 @@ pub fn auth_module(
         "required_claims": rust_const("REQUIRED_CLAIMS", "&[(&str, &str)]", &required_claims),
         "issuer_expr": issuer_expr(provider.issuer_format),
         "mcp_path": rust_str(mcp_path),
+        "module": site.module,
+        "exits": site.exits,
+        "host_check": site.host_check,
         "scopes_supported": rust_const("SCOPES_SUPPORTED", "&[&str]", &scopes),
         "tool_scopes": rust_const("TOOL_SCOPES", "&[(&str, &[&str])]", &tool_scope_items(resolved)),
     });
@@ -394,7 +428,7 @@ mod tests {
             .chain([with_options, legacy])
             .chain(opaque)
         {
-            for (name, source) in auth_module(&case, "/mcp").unwrap() {
+            for (name, source) in auth_module(&case, &Site::default()).unwrap() {
                 assert_eq!(
                     rustfmt(&source),
                     source,
@@ -407,7 +441,7 @@ mod tests {
 
     #[test]
     fn rendered_policy_and_provider_for_the_example() {
-        let module = auth_module(&example(), "/mcp").unwrap();
+        let module = auth_module(&example(), &Site::default()).unwrap();
         insta::assert_snapshot!("policy.rs", module["policy.rs"]);
     }
 
@@ -420,7 +454,7 @@ mod tests {
                 provider,
                 ..example()
             };
-            let module = auth_module(&resolved, "/mcp").unwrap();
+            let module = auth_module(&resolved, &Site::default()).unwrap();
             insta::assert_snapshot!(
                 format!("provider-{}.rs", provider.id),
                 module["provider.rs"]
@@ -435,7 +469,7 @@ mod tests {
             },
             ..example()
         };
-        let module = auth_module(&resolved, "/mcp").unwrap();
+        let module = auth_module(&resolved, &Site::default()).unwrap();
         insta::assert_snapshot!("provider-oidc-claims.rs", module["provider.rs"]);
     }
 
@@ -453,14 +487,14 @@ mod tests {
             options: options.clone(),
             ..example()
         };
-        let module = auth_module(&legacy, "/mcp").unwrap();
+        let module = auth_module(&legacy, &Site::default()).unwrap();
         insta::assert_snapshot!("provider-supabase-legacy.rs", module["provider.rs"]);
         let plain = auth_module(
             &Resolved {
                 provider: &crate::providers::SUPABASE,
                 ..example()
             },
-            "/mcp",
+            &Site::default(),
         )
         .unwrap();
         let differing: Vec<&str> = plain
@@ -474,8 +508,8 @@ mod tests {
             ..example()
         };
         assert_eq!(
-            auth_module(&auth0, "/mcp").unwrap(),
-            auth_module(&example(), "/mcp").unwrap()
+            auth_module(&auth0, &Site::default()).unwrap(),
+            auth_module(&example(), &Site::default()).unwrap()
         );
     }
 
@@ -498,13 +532,13 @@ mod tests {
             options: introspection_options(),
             ..example()
         };
-        let module = auth_module(&opaque, "/mcp").unwrap();
+        let module = auth_module(&opaque, &Site::default()).unwrap();
         let jwt = auth_module(
             &Resolved {
                 provider: &crate::providers::OKTA,
                 ..example()
             },
-            "/mcp",
+            &Site::default(),
         )
         .unwrap();
         let differing: Vec<&str> = module
@@ -519,6 +553,7 @@ mod tests {
                 "introspection.rs",
                 "mod.rs",
                 "provider.rs",
+                "testing.rs",
                 "verify.rs"
             ]
         );
@@ -531,13 +566,13 @@ mod tests {
 
     #[test]
     fn only_provider_varies_with_the_provider() {
-        let a = auth_module(&example(), "/mcp").unwrap();
+        let a = auth_module(&example(), &Site::default()).unwrap();
         for provider in &crate::providers::ALL[1..] {
             let resolved = Resolved {
                 provider,
                 ..example()
             };
-            let b = auth_module(&resolved, "/mcp").unwrap();
+            let b = auth_module(&resolved, &Site::default()).unwrap();
             let differing: Vec<&str> = a
                 .keys()
                 .copied()
@@ -548,9 +583,41 @@ mod tests {
     }
 
     #[test]
+    fn without_rmcp_host_check_server_config_leaves_the_config_alone() {
+        let checked = auth_module(&example(), &Site::default()).unwrap();
+        let unchecked = auth_module(
+            &example(),
+            &Site {
+                host_check: false,
+                ..Site::default()
+            },
+        )
+        .unwrap();
+        assert!(checked["mod.rs"].contains("config.allowed_hosts.push(host.to_string());"));
+        // rmcp before 1.4 has no `allowed_hosts`: the module must not name it.
+        assert!(!unchecked["mod.rs"].contains("allowed_hosts"));
+        assert!(unchecked["mod.rs"].contains(
+            "    pub fn server_config(&self, config: StreamableHttpServerConfig) -> StreamableHttpServerConfig {\n"
+        ));
+        let differing: Vec<&str> = checked
+            .keys()
+            .copied()
+            .filter(|name| checked[name] != unchecked[name])
+            .collect();
+        assert_eq!(differing, ["mod.rs"]);
+    }
+
+    #[test]
     fn only_policy_and_provider_vary_with_the_answers() {
-        let a = auth_module(&example(), "/mcp").unwrap();
-        let b = auth_module(&resolved(&["x"], &[("t", &["x"])]), "/api/mcp").unwrap();
+        let a = auth_module(&example(), &Site::default()).unwrap();
+        let b = auth_module(
+            &resolved(&["x"], &[("t", &["x"])]),
+            &Site {
+                mcp_path: "/api/mcp",
+                ..Site::default()
+            },
+        )
+        .unwrap();
         let differing: Vec<&str> = a
             .keys()
             .copied()

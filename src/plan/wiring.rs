@@ -13,6 +13,17 @@ use crate::inspect::Mount;
 /// The variable holding the `McpAuth` value in the user's function.
 pub const AUTH_VAR: &str = "mcp_auth";
 
+/// The `McpAuth` constructor the wiring calls: in start-up code the one that
+/// stops the process on a missing setting, elsewhere (a router factory that
+/// tests call) the one that fails closed and never exits.
+pub fn constructor(startup: bool) -> &'static str {
+    if startup {
+        "from_env_or_exit"
+    } else {
+        "from_env"
+    }
+}
+
 /// Wires auth into `source`, the contents of `mount.file`:
 ///
 /// ```text
@@ -26,8 +37,9 @@ pub const AUTH_VAR: &str = "mcp_auth";
 ///         .merge(mcp_auth.metadata_router());                 // new
 /// ```
 ///
-/// The `let` line goes at `mount.stmt_line_start` with `mount.indent`, and
-/// names the module (`mount.module`) as `crate::NAME` when `mount.file` is
+/// (`from_env()` instead of `from_env_or_exit()` outside start-up code,
+/// see [`constructor`].) The `let` line goes at `mount.stmt_line_start` with
+/// `mount.indent`, and names the module (`mount.module`) as `crate::NAME` when `mount.file` is
 /// not the crate root. It needs no `?`, so it fits any function: `main`
 /// returning `()`, a sync `main` around `block_on`, a router factory.
 /// `.merge(..)` goes on a line of its own when the `.nest_service(..)` call
@@ -78,8 +90,9 @@ pub fn wire_router(source: &str, mount: &Mount) -> Result<String> {
             mount.stmt_line_start,
             3,
             format!(
-                "{}let {AUTH_VAR} = {module}::McpAuth::from_env_or_exit();{eol}",
-                mount.indent
+                "{}let {AUTH_VAR} = {module}::McpAuth::{}();{eol}",
+                mount.indent,
+                constructor(mount.startup)
             ),
         ),
         (service.start, 4, format!("{AUTH_VAR}.protect(")),
@@ -167,7 +180,7 @@ fn declares_module(source: &str, name: &str) -> bool {
 }
 
 /// Takes out of `source` exactly what [`wire_router`] inserted: the
-/// `let mcp_auth = ..::McpAuth::from_env_or_exit();` line, the
+/// `let mcp_auth = ..::McpAuth::from_env_or_exit();` (or `from_env()`) line, the
 /// `mcp_auth.server_config(..)` and `mcp_auth.protect(..)` wrappers (their
 /// argument stays, byte for byte) and `.merge(mcp_auth.metadata_router())`
 /// with the line break before it. The calls are found by parsing with `syn`
@@ -247,7 +260,12 @@ pub fn unwire_router(source: &str, path: &str, module: &str) -> Result<String> {
             [module.to_owned(), format!("crate::{module}")]
                 .iter()
                 .any(|path| {
-                    text == format!("let {AUTH_VAR} = {path}::McpAuth::from_env_or_exit();")
+                    [true, false].iter().any(|&startup| {
+                        text == format!(
+                            "let {AUTH_VAR} = {path}::McpAuth::{}();",
+                            constructor(startup)
+                        )
+                    })
                 })
         })
         .map(|(start, line)| start..start + line.len())
@@ -277,7 +295,11 @@ pub fn unwire_router(source: &str, path: &str, module: &str) -> Result<String> {
     let mut cuts: Vec<std::ops::Range<usize>> = lets;
     for (call, arg, method) in &calls.wrappers {
         let opening = format!("{AUTH_VAR}.{method}(");
-        if source[call.start..arg.start] != opening || source[arg.end..call.end] != *")" {
+        // As inserted, or as rustfmt laid it out: the argument on lines of
+        // its own, with a trailing comma.
+        let closing = source[arg.end..call.end].trim_start();
+        let closing = closing.strip_prefix(',').unwrap_or(closing).trim_start();
+        if source[call.start..arg.start].trim_end() != opening || closing != ")" {
             return Err(refuse(&format!(
                 "`{}` is not the call add-auth wrote",
                 &source[call.clone()]
@@ -371,10 +393,10 @@ fn bail_declaration(path: &str, module: &str, line: &str) -> Result<()> {
 
 /// Byte offsets of `proc-macro2` span positions (1-based lines, columns in
 /// `char`s).
-struct LineStarts(Vec<usize>);
+pub(super) struct LineStarts(Vec<usize>);
 
 impl LineStarts {
-    fn new(text: &str) -> Self {
+    pub(super) fn new(text: &str) -> Self {
         LineStarts(
             std::iter::once(0)
                 .chain(text.match_indices('\n').map(|(i, _)| i + 1))
@@ -390,7 +412,11 @@ impl LineStarts {
             .map_or(text.len(), |(i, _)| start + i)
     }
 
-    fn range(&self, text: &str, node: &impl syn::spanned::Spanned) -> std::ops::Range<usize> {
+    pub(super) fn range(
+        &self,
+        text: &str,
+        node: &impl syn::spanned::Spanned,
+    ) -> std::ops::Range<usize> {
         let span = node.span();
         self.offset(text, span.start())..self.offset(text, span.end())
     }
@@ -508,6 +534,8 @@ mod tests {
             config_arg: Some(config_start..config_start + config.len()),
             stmt_line_start,
             indent: indent.to_owned(),
+            startup: true,
+            function: None,
         }
     }
 
@@ -585,7 +613,7 @@ mod tests {
         let mount = example_mount();
         let wired = wire_router(EXAMPLE, &mount).unwrap();
         let cases = [
-            wired.replace("mcp_auth.protect(service)", "mcp_auth.protect( service )"),
+            wired.replace("mcp_auth.protect(service)", "mcp_auth .protect(service)"),
             wired.replace(LET_LINE, ""),
             wired.replace(
                 MERGE,
@@ -643,6 +671,8 @@ mod tests {
             config_arg: Some(config_start..config_start + 3),
             stmt_line_start,
             indent: "\t".to_owned(),
+            startup: true,
+            function: None,
         };
         let wired = wire_router(source, &mount).unwrap();
         assert_eq!(
@@ -674,6 +704,8 @@ mod tests {
             config_arg: None,
             stmt_line_start: source.find("    Router::new()").unwrap(),
             indent: "    ".to_owned(),
+            startup: true,
+            function: None,
         };
         let wired = wire_router(source, &mount).unwrap();
         assert_eq!(
@@ -725,6 +757,8 @@ mod tests {
             },
             Mount {
                 indent: "x".to_owned(),
+                startup: true,
+                function: None,
                 ..good.clone()
             },
             Mount {
