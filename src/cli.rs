@@ -134,8 +134,12 @@ mcp-builder.json:
   search-tasks = \"read:tasks\"
   create-task = [\"write:tasks\"]
 
-Exit codes: 0 success (or nothing to do, or n at the confirmation), 1 failure or --check
-found changes, 2 usage error, 130 interrupted (Ctrl-C).";
+After writing, add-auth runs `cargo check` on the package (--no-verify skips it); when the
+project no longer compiles it shows the first errors and exits 1, keeping the changes
+(`mcp-builder auth remove` undoes them).
+
+Exit codes: 0 success (or nothing to do, or n at the confirmation), 1 failure, `cargo check`
+failed after writing, or --check found changes, 2 usage error, 130 interrupted (Ctrl-C).";
 
 #[derive(Debug, Args)]
 pub struct AddAuthArgs {
@@ -239,6 +243,10 @@ pub struct AddAuthArgs {
     /// Overwrite generated files you changed since they were generated.
     #[arg(long)]
     pub force: bool,
+
+    /// Do not run `cargo check` on the package after writing.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 /// A `--module-name`: a plain Rust identifier, not a keyword, that can be a

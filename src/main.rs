@@ -13,6 +13,7 @@ mod probe;
 mod prompt;
 mod providers;
 mod resolve;
+mod verify;
 
 use std::process::ExitCode;
 

@@ -32,7 +32,7 @@ fn protected_project(provider: &OidcProvider, secret: &str) -> TempDir {
     copy_project(Path::new(EXAMPLE), dir.path());
     Command::cargo_bin("mcp-builder")
         .unwrap()
-        .args(["add-auth", "--path"])
+        .args(["add-auth", "--no-verify", "--path"])
         .arg(dir.path())
         .args(EXAMPLE_FLAGS)
         .assert()
@@ -228,7 +228,7 @@ fn an_introspection_project_is_told_its_tokens_are_judged_by_the_issuer() {
     let endpoint = format!("{}token/introspection", provider.issuer());
     Command::cargo_bin("mcp-builder")
         .unwrap()
-        .args(["add-auth", "--path"])
+        .args(["add-auth", "--no-verify", "--path"])
         .arg(dir.path())
         .args(["--provider", "oidc", "--issuer", provider.issuer()])
         .args(["--audience", AUDIENCE, "--token-format", "introspection"])

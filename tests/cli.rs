@@ -19,6 +19,7 @@ fn mcp_builder(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
     Command::cargo_bin("mcp-builder")
         .unwrap()
         .arg("add-auth")
+        .arg("--no-verify")
         .arg("--path")
         .arg(dir)
         .args(args)

@@ -253,7 +253,7 @@ fn exe(name: &str) -> String {
 fn run_add_auth(project: &Path) {
     let output = assert_cmd::Command::cargo_bin("mcp-builder")
         .expect("the mcp-builder binary")
-        .args(["add-auth", "--path"])
+        .args(["add-auth", "--no-verify", "--path"])
         .arg(project)
         .args(EXAMPLE_FLAGS)
         .write_stdin("")

@@ -72,7 +72,7 @@ fn server_binary() -> PathBuf {
             copy_project(Path::new(EXAMPLE), &project);
             let output = assert_cmd::Command::cargo_bin("mcp-builder")
                 .expect("the mcp-builder binary")
-                .args(["add-auth", "--path"])
+                .args(["add-auth", "--no-verify", "--path"])
                 .arg(&project)
                 .args(EXAMPLE_FLAGS)
                 .write_stdin("")

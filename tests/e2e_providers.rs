@@ -804,7 +804,7 @@ fn rename_package(project: &Path, id: &str) {
 fn run_add_auth(project: &Path, provider_flags: &[String]) -> String {
     let output = assert_cmd::Command::cargo_bin("mcp-builder")
         .unwrap()
-        .args(["add-auth", "--path"])
+        .args(["add-auth", "--no-verify", "--path"])
         .arg(project)
         .args(provider_flags)
         .args(TOOL_FLAGS)
@@ -1605,7 +1605,7 @@ fn bad_provider_inputs_are_usage_errors_that_change_nothing() {
     for (args, expected) in cases {
         let output = assert_cmd::Command::cargo_bin("mcp-builder")
             .unwrap()
-            .args(["add-auth", "--path"])
+            .args(["add-auth", "--no-verify", "--path"])
             .arg(dir.path())
             .args(*args)
             .args(TOOL_FLAGS)
@@ -1730,7 +1730,7 @@ fn dry_runs_write_each_providers_settings() {
     for (args, expected) in cases {
         let output = assert_cmd::Command::cargo_bin("mcp-builder")
             .unwrap()
-            .args(["add-auth", "--dry-run", "--path"])
+            .args(["add-auth", "--dry-run", "--no-verify", "--path"])
             .arg(dir.path())
             .args(*args)
             .args(TOOL_FLAGS)
@@ -1780,7 +1780,7 @@ fn exit_of(mut command: std::process::Command) -> (Option<i32>, String) {
 fn stale_after_rerun(project: &Path, id: &str) -> Option<String> {
     let check = assert_cmd::Command::cargo_bin("mcp-builder")
         .unwrap()
-        .args(["add-auth", "--check", "--yes", "--path"])
+        .args(["add-auth", "--check", "--yes", "--no-verify", "--path"])
         .arg(project)
         .write_stdin("")
         .timeout(Duration::from_secs(120))

@@ -63,6 +63,7 @@ fn flag_run(prepare: impl Fn(&Path), flags: &[&str]) -> TempDir {
     assert_cmd::Command::cargo_bin("mcp-builder")
         .unwrap()
         .arg("add-auth")
+        .arg("--no-verify")
         .arg("--path")
         .arg(dir.path())
         .args(flags)
@@ -85,6 +86,7 @@ impl Dialog {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-builder"));
         command
             .arg("add-auth")
+            .arg("--no-verify")
             .arg("--path")
             .arg(dir)
             .args(args)
@@ -328,7 +330,7 @@ fn without_a_terminal_a_missing_answer_fails_within_a_second() {
     let started = Instant::now();
     // stdin is a pipe kept open: a command that waited for input would hang.
     let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-builder"))
-        .args(["add-auth", "--path"])
+        .args(["add-auth", "--no-verify", "--path"])
         .arg(dir.path())
         .args([
             "--provider",
@@ -388,6 +390,7 @@ fn an_answers_file_replaces_flags_and_flags_win_over_it() {
         assert_cmd::Command::cargo_bin("mcp-builder")
             .unwrap()
             .arg("add-auth")
+            .arg("--no-verify")
             .arg("--path")
             .arg(dir)
             .args(args)

@@ -43,6 +43,7 @@ pub fn add_auth(mcp_builder: &Path, path: &Path, extra: &[&str]) -> Result<Durat
     let mut command = Command::new(mcp_builder);
     command
         .arg("add-auth")
+        .arg("--no-verify")
         .arg("--path")
         .arg(path)
         .args(ADD_AUTH_FLAGS)

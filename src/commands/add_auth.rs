@@ -10,6 +10,7 @@ use crate::{
     plan::{self, FileAction, STATE_FILE, Snapshot, state},
     prompt,
     resolve::{self, Answers, Inputs, UsageError, answers, dotenv},
+    verify,
 };
 
 /// Runs the command; `Ok(false)` means `--check` found changes (exit 1).
@@ -151,6 +152,11 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     for line in apply::status_lines(&plan, args.force) {
         writeln!(err, "{line}")?;
     }
+    if !args.no_verify {
+        drop(err);
+        verified(&project)?;
+        err = std::io::stderr().lock();
+    }
     let skipped = plan
         .changes
         .iter()
@@ -168,6 +174,9 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         provider.client_secret_var,
         module = project.mount.module
     )?;
+    if let Some(note) = endpoint_tests_note(&project) {
+        writeln!(err, "{note}")?;
+    }
     if skipped {
         // What the skipped files would have become, for the user to merge.
         for change in &plan.changes {
@@ -181,6 +190,92 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         )?;
     }
     Ok(true)
+}
+
+/// Runs `cargo check` on the changed package: one line when it passes; the
+/// first compiler errors and an error (exit 1) when it does not. The
+/// changes stay either way.
+fn verified(project: &Project) -> anyhow::Result<()> {
+    let outcome = verify::cargo_check(
+        &project.root,
+        &project.package_name,
+        project.http_feature.as_deref(),
+    )
+    .map_err(|err| {
+        anyhow::anyhow!(
+            "the changes are written, but they could not be verified: {err:#}\n\
+             help: run `cargo check` in `{}` yourself, or pass --no-verify",
+            project.root.display()
+        )
+    })?;
+    match outcome {
+        verify::Outcome::Passed => {
+            eprintln!(
+                "{:>12} `{}` (cargo check)",
+                "Verified", project.package_name
+            );
+            Ok(())
+        }
+        verify::Outcome::Failed { errors, total } => {
+            for error in &errors {
+                eprintln!("{error}\n");
+            }
+            anyhow::bail!(
+                "`cargo check` found {total} error{} in `{}` after add-auth's changes{}\n\
+                 help: the changes are kept: fix what the compiler says, or undo them all with \
+                 `mcp-builder auth remove --path {} --yes`",
+                if total == 1 { "" } else { "s" },
+                project.package_name,
+                if total > errors.len() {
+                    format!(" (the first {} above)", errors.len())
+                } else {
+                    " (above)".to_string()
+                },
+                project.root.display()
+            )
+        }
+    }
+}
+
+/// What the project's own tests of the MCP endpoint need now, if it has any.
+fn endpoint_tests_note(project: &Project) -> Option<String> {
+    let tests = &project.endpoint_tests;
+    if tests.is_empty() {
+        return None;
+    }
+    const LISTED: usize = 8;
+    let mut listed: Vec<String> = tests
+        .iter()
+        .take(LISTED)
+        .map(|test| match &test.helper {
+            Some(helper) => format!("`{}` ({}, through `{helper}`)", test.name, test.at),
+            None => format!("`{}` ({})", test.name, test.at),
+        })
+        .collect();
+    if tests.len() > LISTED {
+        listed.push(format!("and {} more", tests.len() - LISTED));
+    }
+    let module = &project.mount.module;
+    let mut note = format!(
+        "note: {} test{} of `{}` send{} requests to {}, which now needs a token: {}\n\
+         help: add the header `authorization: crate::{module}::testing::bearer()` to those requests \
+         (one line in a shared helper); in test builds the endpoint trusts exactly those tokens \
+         (see `{}/testing.rs`)",
+        tests.len(),
+        if tests.len() == 1 { "" } else { "s" },
+        project.package_name,
+        if tests.len() == 1 { "s" } else { "" },
+        project.mount.mcp_path,
+        listed.join(", "),
+        crate::inspect::module_dir(&project.mount).display(),
+    );
+    if tests.iter().any(|test| test.integration) {
+        note.push_str(
+            "\nhelp: tests under `tests/` build the library without `cfg(test)`, so they cannot use it: \
+             move them into the crate (a `#[cfg(test)] mod`), or give them a real token",
+        );
+    }
+    Some(note)
 }
 
 /// One line saying what inspection found, before anything else happens.

@@ -8,6 +8,7 @@ pub mod cargo_toml;
 pub mod dotenv;
 pub mod remove;
 pub mod render;
+pub mod rustfmt;
 pub mod state;
 pub mod wiring;
 
@@ -17,9 +18,55 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{inspect::Project, resolve::Resolved};
+use crate::{
+    inspect::{Mount, Project},
+    resolve::Resolved,
+};
+
+use rustfmt::Rustfmt;
 
 pub use state::STATE_FILE;
+
+/// The wired router source with the wired function laid out as rustfmt
+/// lays it out, and whether it was: only when that function was laid out by
+/// rustfmt before (a project that formats differently keeps its layout),
+/// and `auth remove` can undo it (taking the wiring out and laying the
+/// function out again gives back `original` byte for byte).
+fn lay_out(rustfmt: &Rustfmt, original: &str, wired: String, mount: &Mount) -> (String, bool) {
+    if wired == original {
+        return (wired, false);
+    }
+    let Some(key) = rustfmt::function_at(original, mount.stmt_line_start) else {
+        return (wired, false);
+    };
+    let Some(formatted) = rustfmt.format_function(&wired, &key) else {
+        return (wired, false);
+    };
+    if formatted == wired || !rustfmt.is_formatted(original, &key) {
+        return (wired, false);
+    }
+    let undone = wiring::unwire_router(&formatted, &slash_path(&mount.file), &mount.module)
+        .ok()
+        .and_then(|unwired| rustfmt.format_function(&unwired, &key));
+    if undone.as_deref() == Some(original) {
+        (formatted, true)
+    } else {
+        (wired, false)
+    }
+}
+
+/// The package's Rust edition, for rustfmt (see [`rustfmt::edition`]).
+fn edition(
+    project: &Project,
+    read: &impl Fn(&Path) -> anyhow::Result<Option<String>>,
+) -> anyhow::Result<String> {
+    let manifest = read(Path::new("Cargo.toml"))?.unwrap_or_default();
+    let workspace = match &project.workspace_root {
+        Some(dir) => read(&dir.join("Cargo.toml"))?,
+        None => None,
+    };
+    Ok(rustfmt::edition(&manifest, workspace.as_deref()))
+}
 
 /// What the generated module needs, beyond what an rmcp server already has.
 ///
@@ -220,7 +267,18 @@ pub fn plan(
         );
     }
     let mut generated = serde_json::Map::new();
-    for (name, contents) in render::auth_module(resolved, &project.mount.mcp_path)? {
+    let site = render::Site {
+        mcp_path: &project.mount.mcp_path,
+        module: &project.mount.module,
+        exits: project.mount.startup,
+        host_check: project.rmcp.checks_host(),
+    };
+    let mut module = render::auth_module(resolved, &site)?;
+    // In the project's own style when it is not rustfmt's default for
+    // edition 2024 (the templates' layout): another edition, a `rustfmt.toml`.
+    let rustfmt = Rustfmt::new(&project.root, &edition(project, &read)?);
+    rustfmt.format_files(&mut module)?;
+    for (name, contents) in module {
         let path = module_dir.join(name);
         let key = slash_path(&path);
         let current = read(&path)?;
@@ -276,9 +334,14 @@ pub fn plan(
     let router_source =
         read(&mount.file)?.with_context(|| format!("`{}` disappeared", mount.file.display()))?;
     let wired = wiring::wire_router(&router_source, mount)?;
+    let (wired, laid_out) = lay_out(&rustfmt, &router_source, wired, mount);
     let mut wiring_record = serde_json::Map::new();
     if wired != router_source {
         wiring_record.insert("router".into(), json!(slash_path(&mount.file)));
+    }
+    if laid_out {
+        // `auth remove` lays the function out again once the wiring is out.
+        wiring_record.insert("formatted".into(), json!(true));
     }
     let crate_root_source = if mount.file == mount.crate_root {
         wired.clone()

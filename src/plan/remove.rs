@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::{
     FileAction, FileChange, Plan, STATE_FILE, Snapshot, cargo_toml, dotenv, recorded_hashes,
+    rustfmt::{self, Rustfmt},
     sha256, state, wiring,
 };
 
@@ -70,6 +71,10 @@ pub fn plan_remove(root: &Path, snapshot: &dyn Snapshot, force: bool) -> Result<
     let module = text(wiring.and_then(|w| w.get("module"))).unwrap_or_else(|| "auth".into());
     let router = text(wiring.and_then(|w| w.get("router")));
     let declared_in = text(wiring.and_then(|w| w.get("mod")));
+    let formatted = wiring
+        .and_then(|w| w.get("formatted"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let mut edited: Vec<(String, String, String)> = Vec::new(); // (path, before, after)
     for (path, declaration) in [(router, false), (declared_in, true)] {
         let Some(path) = path else { continue };
@@ -82,7 +87,12 @@ pub fn plan_remove(root: &Path, snapshot: &dyn Snapshot, force: bool) -> Result<
         let after = if declaration {
             wiring::undeclare_module(&current, &path, &module)?
         } else {
-            wiring::unwire_router(&current, &path, &module)?
+            let unwired = wiring::unwire_router(&current, &path, &module)?;
+            if formatted {
+                lay_out_again(root, &read, &current, unwired)?
+            } else {
+                unwired
+            }
         };
         match at {
             Some(i) => edited[i].2 = after,
@@ -154,4 +164,37 @@ pub fn plan_remove(root: &Path, snapshot: &dyn Snapshot, force: bool) -> Result<
         changes,
         warnings,
     })
+}
+
+/// `unwired` (the router file once the wiring is out) with the wired
+/// function laid out by rustfmt again, as add-auth found it: add-auth laid
+/// that function out after wiring it (`"formatted"` in the record), so
+/// taking the insertions out leaves rustfmt's layout of the wired code.
+fn lay_out_again(
+    root: &Path,
+    read: &impl Fn(&Path) -> Result<Option<String>>,
+    wired: &str,
+    unwired: String,
+) -> Result<String> {
+    let Some(key) = wired
+        .find(&format!("let {} = ", wiring::AUTH_VAR))
+        .and_then(|at| rustfmt::function_at(wired, at))
+    else {
+        return Ok(unwired);
+    };
+    let manifest = read(Path::new("Cargo.toml"))?.unwrap_or_default();
+    // An inherited edition is the nearest workspace's.
+    let mut workspace = None;
+    for dir in root.ancestors().skip(1) {
+        if let Some(text) = read(&dir.join("Cargo.toml"))?
+            && text.contains("[workspace")
+        {
+            workspace = Some(text);
+            break;
+        }
+    }
+    let edition = rustfmt::edition(&manifest, workspace.as_deref());
+    Ok(Rustfmt::new(root, &edition)
+        .format_function(&unwired, &key)
+        .unwrap_or(unwired))
 }

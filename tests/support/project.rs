@@ -131,7 +131,7 @@ pub fn try_cargo(
 pub fn run_add_auth(project: &Path, args: &[&str]) -> (bool, String) {
     let output = assert_cmd::Command::cargo_bin("mcp-builder")
         .expect("the mcp-builder binary")
-        .args(["add-auth", "--path"])
+        .args(["add-auth", "--no-verify", "--path"])
         .arg(project)
         .args(args)
         .env("NO_COLOR", "1")
