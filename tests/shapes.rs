@@ -96,9 +96,10 @@ const SHAPES: &[Shape] = &[
         says: &[],
         wiring: &[
             ("src/lib.rs", "mod auth;"),
+            // A router factory, not start-up code: it never exits.
             (
                 "src/lib.rs",
-                "    let mcp_auth = auth::McpAuth::from_env_or_exit();",
+                "    let mcp_auth = auth::McpAuth::from_env();",
             ),
         ],
         tool: ECHO,
@@ -121,7 +122,7 @@ const SHAPES: &[Shape] = &[
             ("src/main.rs", "mod auth;"),
             (
                 "src/router.rs",
-                "    let mcp_auth = crate::auth::McpAuth::from_env_or_exit();",
+                "    let mcp_auth = crate::auth::McpAuth::from_env();",
             ),
             (
                 "src/router.rs",
@@ -354,6 +355,13 @@ async fn check_shape(
             target_dir,
             shape.cargo_build,
             Duration::from_secs(1200),
+        )?;
+        // The wiring keeps the project's `cargo fmt --check` clean.
+        try_cargo(
+            &package,
+            target_dir,
+            &["fmt", "--check"],
+            Duration::from_secs(120),
         )
     });
     build?;
