@@ -91,7 +91,7 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
         .err()
         .into_iter()
         .collect();
-    let found = match mount::find_mount(&package.name, &files, &module) {
+    let found = match mount::find_mount(&package.name, &files, &module, rmcp.checks_host()) {
         Ok(found) => Some(found),
         // A release without a streamable HTTP server has no endpoint to
         // find: its own blocker says so.

@@ -38,7 +38,12 @@ pub(crate) struct Found {
 /// accepted when the mount's service argument leads to it: a call of the
 /// building function (directly, through a `let`, or `.clone()`), or a
 /// parameter whose type names `StreamableHttpService`.
-pub(crate) fn find_mount(package: &str, files: &[SourceFile], module: &str) -> Result<Found> {
+pub(crate) fn find_mount(
+    package: &str,
+    files: &[SourceFile],
+    module: &str,
+    checks_host: bool,
+) -> Result<Found> {
     let aliases = service_aliases(files);
     let scans: Vec<Scan> = files
         .iter()
@@ -73,7 +78,7 @@ pub(crate) fn find_mount(package: &str, files: &[SourceFile], module: &str) -> R
                 notes: Vec::new(),
             })
         }
-        [] => match split_mount(files, &scans, module)? {
+        [] => match split_mount(files, &scans, module, checks_host)? {
             Some(found) => Ok(found),
             None => Err(explain_missing(package, files, &scans)),
         },
@@ -100,7 +105,12 @@ pub(crate) fn find_mount(package: &str, files: &[SourceFile], module: &str) -> R
 
 /// The mount of a service built in another function (see [`find_mount`]),
 /// or `None` when there is no such single pair.
-fn split_mount(files: &[SourceFile], scans: &[Scan], module: &str) -> Result<Option<Found>> {
+fn split_mount(
+    files: &[SourceFile],
+    scans: &[Scan],
+    module: &str,
+    checks_host: bool,
+) -> Result<Option<Found>> {
     let news: Vec<(&SourceFile, &Scan, &NewCall)> = files
         .iter()
         .zip(scans)
@@ -139,11 +149,17 @@ fn split_mount(files: &[SourceFile], scans: &[Scan], module: &str) -> Result<Opt
     let built = build_mount(files, file, scan, mount, frame.stmt, None, module)?;
     let config = new.call.args.iter().nth(2);
     let config_at = config.map_or_else(|| new_file.location(new.call), |c| new_file.location(c));
+    // Before rmcp 1.4 there is no Host check to widen (another note says so).
+    let hosts = if checks_host {
+        ", so rmcp still accepts only the `Host` headers that config allows (loopback by default); \
+         behind a public host, add that host (the one of MCP_RESOURCE_URL) with `.with_allowed_hosts(..)` \
+         on that config"
+    } else {
+        ""
+    };
     let note = format!(
         "the `StreamableHttpService` is built in `fn {builder}` (`{}`), not where it is mounted (`{}`): \
-         add-auth protects it at the mount and leaves its config (`{config_at}`) as it is, so rmcp still accepts \
-         only the `Host` headers that config allows (loopback by default); behind a public host, add that host \
-         (the one of MCP_RESOURCE_URL) with `.with_allowed_hosts(..)` on that config",
+         add-auth protects it at the mount and leaves its config (`{config_at}`) as it is{hosts}",
         new_file.location(new.call),
         file.location(&mount.call.method),
     );
@@ -314,8 +330,10 @@ fn explain_missing(package: &str, files: &[SourceFile], scans: &[Scan]) -> anyho
     };
     if let Some(at) = first(|scan| scan.sse_lines.first().copied()) {
         return anyhow!(
-            "`{package}` serves MCP with rmcp's legacy `SseServer` (`{at}`), which has no router to add the auth layer to\n\
-             help: serve MCP with `StreamableHttpService` mounted by `Router::new().nest_service(\"/mcp\", service)` (rmcp 3.x), then run add-auth again"
+            "`{package}` serves MCP with rmcp's legacy `SseServer` (`{at}`): the HTTP+SSE transport is deprecated \
+             by the MCP specification, and that server has no router to add the auth layer to\n\
+             help: serve MCP over streamable HTTP instead (`StreamableHttpService`, rmcp 0.6.1 and later, mounted by \
+             `Router::new().nest_service(\"/mcp\", service)`), then run add-auth again"
         );
     }
     if let Some(at) = first(|scan| scan.stdio_lines.first().copied()) {

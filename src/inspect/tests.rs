@@ -588,9 +588,10 @@ fn legacy_sse_server_is_refused() {
     ]);
     assert_eq!(
         error_of(dir.path()),
-        "`sse` serves MCP with rmcp's legacy `SseServer` (`src/main.rs:1`), which has no router to add the auth layer to\n\
-         help: serve MCP with `StreamableHttpService` mounted by `Router::new().nest_service(\"/mcp\", service)` (rmcp 3.x), \
-         then run add-auth again"
+        "`sse` serves MCP with rmcp's legacy `SseServer` (`src/main.rs:1`): the HTTP+SSE transport is deprecated \
+         by the MCP specification, and that server has no router to add the auth layer to\n\
+         help: serve MCP over streamable HTTP instead (`StreamableHttpService`, rmcp 0.6.1 and later, mounted by \
+         `Router::new().nest_service(\"/mcp\", service)`), then run add-auth again"
     );
 }
 

@@ -134,7 +134,7 @@ fn describe(member: &Member) -> String {
 fn serves_http(dir: &Path) -> bool {
     sources::load(dir).ok().is_some_and(|files| {
         sources::builds_http_service(&files)
-            || mount::find_mount("member", &files, super::DEFAULT_MODULE).is_ok()
+            || mount::find_mount("member", &files, super::DEFAULT_MODULE, true).is_ok()
     })
 }
 
