@@ -93,9 +93,19 @@ pub(crate) fn find_mount(
                     )
                 })
                 .collect();
+            // Examples are crates of their own: one cannot be picked here.
+            let help = if several
+                .iter()
+                .all(|(file, ..)| file.rel.starts_with("examples"))
+            {
+                "these are examples, each a crate of its own: copy the one to protect into a package of \
+                 its own (or its own workspace member) and run add-auth there"
+            } else {
+                "if these are different servers, split them into workspace members and pass --path <member>"
+            };
             bail!(
                 "`{package}` mounts a `StreamableHttpService` in {} places: {}; add-auth wires exactly one\n\
-                 help: if these are different servers, split them into workspace members and pass --path <member>",
+                 help: {help}",
                 several.len(),
                 listed.join(", ")
             )

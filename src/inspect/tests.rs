@@ -660,6 +660,21 @@ fn several_mounts_are_refused() {
          `src/main.rs:8` (in `fn b`); add-auth wires exactly one\n\
          help: if these are different servers, split them into workspace members and pass --path <member>"
     );
+
+    // Examples are each a crate of their own (a package of examples only).
+    let server = format!("async fn main() {{\n{body}}}\n");
+    let dir = tree(&[
+        ("Cargo.toml", &manifest("demos", RMCP_3)),
+        ("examples/one.rs", &server),
+        ("examples/two.rs", &server),
+    ]);
+    assert_eq!(
+        error_of(dir.path()),
+        "`demos` mounts a `StreamableHttpService` in 2 places: `examples/one.rs:3` (in `fn main`), \
+         `examples/two.rs:3` (in `fn main`); add-auth wires exactly one\n\
+         help: these are examples, each a crate of its own: copy the one to protect into a package of \
+         its own (or its own workspace member) and run add-auth there"
+    );
 }
 
 #[test]
