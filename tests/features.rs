@@ -7,7 +7,7 @@
 //! started and probed over HTTP against a test issuer on 127.0.0.1 (401
 //! without a token, a tool call with a real one), then `auth remove` must
 //! give the tree back byte for byte. Builds go to the shared
-//! `<target>/e2e-projects-shapes`.
+//! `<target>/e2e-projects`.
 //!
 //! Run: `cargo test --test features -- --nocapture`.
 
@@ -87,7 +87,7 @@ const CASES: &[Case] = &[
 
 #[tokio::test(flavor = "multi_thread")]
 async fn trimmed_and_feature_gated_projects_compile_and_are_protected() {
-    let target_dir = this_crate_target_dir().join("e2e-projects-shapes");
+    let target_dir = this_crate_target_dir().join("e2e-projects");
     let issuer = Issuer::start();
     let mut failures = Vec::new();
     for case in CASES {

@@ -12,7 +12,7 @@
 //! errors, exit 1, and its changes kept.
 //!
 //! The fixtures share the dependency set, the `Cargo.lock` and the target
-//! directory of `tests/shapes.rs` (`<target>/e2e-projects-shapes`).
+//! directory of `tests/shapes.rs` (`<target>/e2e-projects`).
 
 mod support;
 
@@ -43,7 +43,7 @@ const HELPER_LINE: &str =
 const LONG: Duration = Duration::from_secs(1200);
 
 fn target_dir() -> std::path::PathBuf {
-    this_crate_target_dir().join("e2e-projects-shapes")
+    this_crate_target_dir().join("e2e-projects")
 }
 
 /// Copies a fixture of `tests/fixtures/shapes` with the shared lock.

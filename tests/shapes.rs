@@ -7,7 +7,7 @@
 //! `initialize` with one, a tool call gets through with the right scope, and
 //! the other routes (`/health`, the metadata document) stay public. The
 //! shapes are built one after another into one target directory
-//! (`<target>/e2e-projects-shapes`); their dependency sets are identical, so
+//! (`<target>/e2e-projects`); their dependency sets are identical, so
 //! only the first build compiles the dependencies.
 //!
 //! Each refused shape gets its message checked whole, and its tree byte for
@@ -289,7 +289,7 @@ async fn wireable_shapes_compile_and_protect_only_the_mcp_endpoint() {
     let only: Option<Vec<String>> = std::env::var("SHAPES")
         .ok()
         .map(|list| list.split(',').map(str::to_string).collect());
-    let target_dir = this_crate_target_dir().join("e2e-projects-shapes");
+    let target_dir = this_crate_target_dir().join("e2e-projects");
     let issuer = Issuer::start();
     let mut failures = Vec::new();
     let mut timings = Vec::new();

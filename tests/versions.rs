@@ -8,7 +8,7 @@
 //! on 127.0.0.1: 401 with a Bearer challenge without a token, `initialize`
 //! with a real token, a tool call allowed with its scope and refused without
 //! it, the metadata document public, and rmcp's own `Host` check where the
-//! release has one. The builds share `<target>/e2e-projects-shapes` with
+//! release has one. The builds share `<target>/e2e-projects` with
 //! `tests/shapes.rs`: the locks keep every crate but rmcp at the versions of
 //! `tests/fixtures/shapes/Cargo.lock`.
 //!
@@ -112,7 +112,7 @@ async fn rmcp_0_server_compiles_and_protects_the_endpoint() {
 }
 
 async fn check_all<'a>(fixtures: impl Iterator<Item = &'a Fixture>) {
-    let target_dir = this_crate_target_dir().join("e2e-projects-shapes");
+    let target_dir = this_crate_target_dir().join("e2e-projects");
     let issuer = Issuer::start();
     let mut failures = Vec::new();
     let mut timings = Vec::new();
