@@ -28,7 +28,16 @@ pub enum Outcome {
         errors: Vec<String>,
         total: usize,
     },
+    /// Cargo failed before compiling anything of the package (a toolchain
+    /// the project pins that is not installed, an unreachable git
+    /// dependency, a manifest error): what cargo said.
+    NotChecked {
+        cargo_said: String,
+    },
 }
+
+/// The last lines of cargo's own messages kept for [`Outcome::NotChecked`].
+const CARGO_LINES_KEPT: usize = 6;
 
 /// Runs `cargo check` on the package at `root`, named `package`, with
 /// `features` enabled, showing progress on stderr (a spinner on a
@@ -65,15 +74,20 @@ pub fn cargo_check(root: &Path, package: &str, features: Option<&str>) -> Result
     let stderr = child.stderr.take().expect("stderr is piped");
     let status_bar = progress.clone();
     let status_lines = std::thread::spawn(move || {
+        let mut said: Vec<String> = Vec::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let line = line.trim();
-            if let Some(crate_name) = line
+            let trimmed = line.trim();
+            if let Some(crate_name) = trimmed
                 .strip_prefix("Compiling ")
-                .or_else(|| line.strip_prefix("Checking "))
+                .or_else(|| trimmed.strip_prefix("Checking "))
             {
                 status_bar.set_message(crate_name.to_string());
+            } else if !trimmed.is_empty() {
+                said.push(line);
             }
         }
+        let from = said.len().saturating_sub(CARGO_LINES_KEPT);
+        said.split_off(from).join("\n")
     });
     // The same error comes once per target that compiles the file (the
     // library, then its tests): each is counted and shown once.
@@ -100,17 +114,21 @@ pub fn cargo_check(root: &Path, package: &str, features: Option<&str>) -> Result
             }
         }
     }
-    let _ = status_lines.join();
+    let cargo_said = status_lines.join().unwrap_or_default();
     let status = child.wait().context("`cargo check` did not finish")?;
     progress.finish_and_clear();
     if status.success() {
         Ok(Outcome::Passed)
+    } else if errors.is_empty() {
+        // Not a compile error: cargo itself failed.
+        Ok(Outcome::NotChecked {
+            cargo_said: if cargo_said.is_empty() {
+                format!("`cargo check` exited with {status}")
+            } else {
+                cargo_said
+            },
+        })
     } else {
-        if errors.is_empty() {
-            // Not a compile error: cargo itself failed (a manifest or lock
-            // problem, the network); its message went to its stderr.
-            errors.push(format!("`cargo check` exited with {status}"));
-        }
         Ok(Outcome::Failed { errors, total })
     }
 }

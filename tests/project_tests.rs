@@ -182,6 +182,19 @@ fn a_project_that_no_longer_compiles_gets_the_errors_and_keeps_the_changes() {
     let dir = tempfile::TempDir::new().unwrap();
     let project = dir.path().join("factory-tests");
     fixture("factory-tests", &project);
+    // Another name: cargo's fingerprints in the shared target directory do
+    // not tell two copies of one package apart, and another test builds the
+    // unbroken copy at the same time.
+    for file in ["Cargo.toml", "src/main.rs"] {
+        let path = project.join(file);
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(
+            &path,
+            text.replace("shape-factory-tests", "shape-factory-broken")
+                .replace("shape_factory_tests", "shape_factory_broken"),
+        )
+        .unwrap();
+    }
     // A type error of the project's own, which add-auth's parser cannot see.
     let lib = project.join("src/lib.rs");
     let mut text = fs::read_to_string(&lib).unwrap();
@@ -196,7 +209,7 @@ fn a_project_that_no_longer_compiles_gets_the_errors_and_keeps_the_changes() {
     );
     assert!(
         stderr.contains(&format!(
-            "error: `cargo check` found 1 error in `shape-factory-tests` after add-auth's changes (above)\n\
+            "error: `cargo check` found 1 error in `shape-factory-broken` after add-auth's changes (above)\n\
              help: the changes are kept: fix what the compiler says, or undo them all with \
              `mcp-builder auth remove --path {} --yes`",
             project.canonicalize().unwrap().display()
@@ -311,4 +324,36 @@ fn only_a_real_write_runs_cargo_check() {
     let (code, stderr) = run(&["--check"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(!stderr.contains("Verif"), "{stderr}");
+}
+
+/// When cargo cannot check the package at all (here a path dependency that
+/// does not exist; on real projects often a pinned toolchain that is not
+/// installed), add-auth says so and shows what cargo said, rather than
+/// blaming the code.
+#[test]
+fn a_check_cargo_cannot_run_is_not_reported_as_compile_errors() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let project = dir.path().join("factory-tests");
+    fixture("factory-tests", &project);
+    let manifest = project.join("Cargo.toml");
+    let text = fs::read_to_string(&manifest).unwrap();
+    fs::write(
+        &manifest,
+        text.replace(
+            "[dependencies]\n",
+            "[dependencies]\nnowhere = { path = \"../nowhere\" }\n",
+        ),
+    )
+    .unwrap();
+    let (code, stderr) = add_auth(&project);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: the changes are written, but `cargo check` could not check them; cargo said:\n"
+        ) && stderr.contains("nowhere")
+            && stderr.contains("help: fix that (a toolchain the project pins may need installing)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("found 0 errors"), "{stderr}");
+    assert!(project.join("src/auth/mod.rs").is_file());
 }

@@ -216,6 +216,12 @@ fn verified(project: &Project) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        verify::Outcome::NotChecked { cargo_said } => anyhow::bail!(
+            "the changes are written, but `cargo check` could not check them; cargo said:\n{cargo_said}\n\
+             help: fix that (a toolchain the project pins may need installing), then run `cargo check` in `{}`; \
+             --no-verify skips this step",
+            project.root.display()
+        ),
         verify::Outcome::Failed { errors, total } => {
             for error in &errors {
                 eprintln!("{error}\n");
