@@ -8,6 +8,7 @@ mod crate_root;
 mod endpoint_tests;
 mod existing_auth;
 mod features;
+mod lints;
 mod manifest;
 mod module_name;
 mod mount;
@@ -116,10 +117,12 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
     refusal::refuse(&package.name, blockers)?;
     let found = found.expect("no blocker, so the mount was found");
     let tools = tools::find_tools(&files);
-    let http_feature = features::http_feature(
-        &files,
-        &found.mount,
-        &manifest::read_manifest(&package.root.join("Cargo.toml"))?,
+    let manifest_doc = manifest::read_manifest(&package.root.join("Cargo.toml"))?;
+    let http_feature = features::http_feature(&files, &found.mount, &manifest_doc);
+    let allowed_lints = lints::stricter(
+        &manifest_doc,
+        package.workspace_root.as_deref(),
+        files.iter().find(|file| file.rel == found.mount.crate_root),
     );
     let mut notes = found.notes;
     notes.extend(rmcp_version::host_check_note(&package.rmcp));
@@ -142,6 +145,7 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
         rmcp: package.rmcp,
         mount: found.mount,
         http_feature,
+        allowed_lints,
         tools,
         notes,
     })
@@ -168,6 +172,10 @@ pub struct Project {
     /// The project's own tests that send requests to the MCP endpoint: they
     /// need a token once it is protected (`testing.rs` of the module).
     pub endpoint_tests: Vec<EndpointTest>,
+    /// The stricter lints the project sets for its own code (`[lints]`,
+    /// `#![warn(..)]` in the crate root), which the generated module allows
+    /// (`lints.rs`), e.g. `clippy::pedantic`.
+    pub allowed_lints: Vec<String>,
     /// The cargo feature the MCP HTTP code is compiled under (`None`: in
     /// every build); the generated module and its dependencies follow it.
     pub http_feature: Option<String>,

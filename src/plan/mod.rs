@@ -272,6 +272,7 @@ pub fn plan(
         module: &project.mount.module,
         exits: project.mount.startup,
         host_check: project.rmcp.checks_host(),
+        allowed_lints: &project.allowed_lints,
     };
     let mut module = render::auth_module(resolved, &site)?;
     // In the project's own style when it is not rustfmt's default for

@@ -69,6 +69,9 @@ pub struct Site<'a> {
     /// `StreamableHttpServerConfig::allowed_hosts`): `server_config` lets
     /// the public host through. Before 1.4 it leaves the config alone.
     pub host_check: bool,
+    /// Lints the project turns on for its own code beyond the defaults,
+    /// allowed in the module (e.g. `clippy::pedantic`).
+    pub allowed_lints: &'a [String],
 }
 
 impl Default for Site<'_> {
@@ -78,6 +81,7 @@ impl Default for Site<'_> {
             module: "auth",
             exits: true,
             host_check: true,
+            allowed_lints: &[],
         }
     }
 }
@@ -161,6 +165,7 @@ pub fn auth_module(
         "module": site.module,
         "exits": site.exits,
         "host_check": site.host_check,
+        "allowed_lints": site.allowed_lints.join(", "),
         "scopes_supported": rust_const("SCOPES_SUPPORTED", "&[&str]", &scopes),
         "tool_scopes": rust_const("TOOL_SCOPES", "&[(&str, &[&str])]", &tool_scope_items(resolved)),
     });
@@ -605,6 +610,33 @@ mod tests {
             .filter(|name| checked[name] != unchecked[name])
             .collect();
         assert_eq!(differing, ["mod.rs"]);
+    }
+
+    /// The stricter lints a project sets for its own code are allowed in
+    /// the module, by name, and only then.
+    #[test]
+    fn the_projects_stricter_lints_are_allowed_in_the_module() {
+        let lints = ["clippy::pedantic".to_string(), "missing_docs".to_string()];
+        let module = auth_module(
+            &example(),
+            &Site {
+                allowed_lints: &lints,
+                ..Site::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            module["mod.rs"].contains(
+                "//! Your own tests get valid tokens, without any network, from `testing.rs`.\n\n\
+                 // Held to rustc's and clippy's default lints; the stricter ones this\n\
+                 // project turns on for its own code are left to it.\n\
+                 #![allow(clippy::pedantic, missing_docs)]\n\nmod audit;\n"
+            ),
+            "{}",
+            module["mod.rs"]
+        );
+        let plain = auth_module(&example(), &Site::default()).unwrap();
+        assert!(!plain["mod.rs"].contains("#![allow"));
     }
 
     #[test]
