@@ -94,10 +94,10 @@ pub(crate) fn find_mount(
                 })
                 .collect();
             // Examples are crates of their own: one cannot be picked here.
-            let help = if several
-                .iter()
-                .all(|(file, ..)| file.rel.starts_with("examples"))
-            {
+            let help = if several.iter().all(|(file, ..)| {
+                file.rel.starts_with("examples")
+                    || matches!(file.target, Some(super::targets::Kind::Example))
+            }) {
                 "these are examples, each a crate of its own: copy the one to protect into a package of \
                  its own (or its own workspace member) and run add-auth there"
             } else {

@@ -675,6 +675,22 @@ fn several_mounts_are_refused() {
          help: these are examples, each a crate of its own: copy the one to protect into a package of \
          its own (or its own workspace member) and run add-auth there"
     );
+    // The same, declared as `[[example]]` targets with paths under `src/`.
+    let manifest = format!(
+        "{}\n[[example]]\nname = \"one\"\npath = \"src/one.rs\"\n\n[[example]]\nname = \"two\"\npath = \"src/two.rs\"\n",
+        manifest("demos", RMCP_3)
+    );
+    let dir = tree(&[
+        ("Cargo.toml", &manifest),
+        ("src/one.rs", &server),
+        ("src/two.rs", &server),
+    ]);
+    assert!(
+        error_of(dir.path()).ends_with("help: these are examples, each a crate of its own: copy the one to protect into a package of \
+         its own (or its own workspace member) and run add-auth there"),
+        "{}",
+        error_of(dir.path())
+    );
 }
 
 #[test]
