@@ -33,7 +33,7 @@ pub use state::STATE_FILE;
 /// and `auth remove` can undo it (taking the wiring out and laying the
 /// function out again gives back `original` byte for byte).
 fn lay_out(rustfmt: &Rustfmt, original: &str, wired: String, mount: &Mount) -> (String, bool) {
-    if wired == original {
+    if wired == original || !may_need_layout(rustfmt, &wired, mount) {
         return (wired, false);
     }
     let Some(key) = rustfmt::function_at(original, mount.stmt_line_start) else {
@@ -53,6 +53,45 @@ fn lay_out(rustfmt: &Rustfmt, original: &str, wired: String, mount: &Mount) -> (
     } else {
         (wired, false)
     }
+}
+
+/// Whether rustfmt might lay out the wired function differently. `false`
+/// only in the plain case, where each inserted piece sits on a line rustfmt
+/// leaves as it is (no `rustfmt.toml`, no tabs, one-line service and config,
+/// `.nest_service(..)` on a chain line of its own with short arguments, the
+/// config alone on its line): rustfmt is not run then, which saves most of
+/// add-auth's time on a small project.
+fn may_need_layout(rustfmt: &Rustfmt, wired: &str, mount: &Mount) -> bool {
+    if rustfmt.config_file().is_some() {
+        return true;
+    }
+    let touched = wired
+        .lines()
+        .filter(|line| line.contains(&format!("{}.", wiring::AUTH_VAR)))
+        .filter(|line| !line.trim_start().starts_with("let "));
+    let mut seen = 0;
+    for line in touched {
+        seen += 1;
+        let text = line.trim();
+        let text = text.strip_suffix(';').unwrap_or(text);
+        let plain = !line.contains('\t') && line.chars().count() <= 100;
+        let fits = if text.starts_with(&format!("{}.server_config(", wiring::AUTH_VAR)) {
+            text.ends_with("),")
+        } else if let Some(args) = text
+            .strip_prefix(".nest_service(")
+            .or_else(|| text.strip_prefix(".route_service("))
+        {
+            args.ends_with(')') && args.chars().count() <= 61
+        } else {
+            text == format!(".merge({}.metadata_router())", wiring::AUTH_VAR)
+        };
+        if !(plain && fits) {
+            return true;
+        }
+    }
+    // A wrapped piece spread over several lines is not among those above.
+    let expected = if mount.config_arg.is_some() { 3 } else { 2 };
+    seen != expected
 }
 
 /// The package's Rust edition, for rustfmt (see [`rustfmt::edition`]).

@@ -108,7 +108,7 @@ impl Rustfmt {
 
     /// The rustfmt configuration that applies to the package: the nearest
     /// `rustfmt.toml` or `.rustfmt.toml` in its directory or above.
-    fn config_file(&self) -> Option<PathBuf> {
+    pub fn config_file(&self) -> Option<PathBuf> {
         self.dir.ancestors().find_map(|dir| {
             ["rustfmt.toml", ".rustfmt.toml"]
                 .iter()
