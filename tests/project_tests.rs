@@ -21,10 +21,9 @@ use std::{fs, path::Path, time::Duration};
 use reqwest::StatusCode;
 use support::{
     http::{RawMcp, Reply, client, initialize_body},
-    project::{ServerProcess, copy_project, free_port, this_crate_target_dir, try_cargo},
+    project::{ServerProcess, copy_shape, free_port, this_crate_target_dir, try_cargo},
 };
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/shapes");
 const FLAGS: &[&str] = &[
     "--provider",
     "auth0",
@@ -44,16 +43,6 @@ const LONG: Duration = Duration::from_secs(1200);
 
 fn target_dir() -> std::path::PathBuf {
     this_crate_target_dir().join("e2e-projects")
-}
-
-/// Copies a fixture of `tests/fixtures/shapes` with the shared lock.
-fn fixture(name: &str, to: &Path) {
-    copy_project(&Path::new(FIXTURES).join(name), to);
-    fs::copy(
-        Path::new(FIXTURES).join("Cargo.lock"),
-        to.join("Cargo.lock"),
-    )
-    .expect("copy the shared Cargo.lock");
 }
 
 /// `mcp-builder add-auth --path project FLAGS` (with verification, into the
@@ -80,7 +69,7 @@ fn add_auth(project: &Path) -> (Option<i32>, String) {
 async fn a_factory_and_its_own_tests_keep_working_with_the_documented_helper() {
     let dir = tempfile::TempDir::new().unwrap();
     let project = dir.path().join("factory-tests");
-    fixture("factory-tests", &project);
+    copy_shape("factory-tests", &project);
 
     let (code, stderr) = tokio::task::block_in_place(|| add_auth(&project));
     assert_eq!(code, Some(0), "add-auth failed:\n{stderr}");
@@ -181,7 +170,7 @@ async fn a_factory_and_its_own_tests_keep_working_with_the_documented_helper() {
 fn a_project_that_no_longer_compiles_gets_the_errors_and_keeps_the_changes() {
     let dir = tempfile::TempDir::new().unwrap();
     let project = dir.path().join("factory-tests");
-    fixture("factory-tests", &project);
+    copy_shape("factory-tests", &project);
     // Another name: cargo's fingerprints in the shared target directory do
     // not tell two copies of one package apart, and another test builds the
     // unbroken copy at the same time.
@@ -233,7 +222,7 @@ fn a_project_that_no_longer_compiles_gets_the_errors_and_keeps_the_changes() {
 fn wiring_is_laid_out_by_rustfmt_and_removed_byte_for_byte() {
     let dir = tempfile::TempDir::new().unwrap();
     let project = dir.path().join("factory-tests");
-    fixture("factory-tests", &project);
+    copy_shape("factory-tests", &project);
     let before = support::project::tree(&project);
     let run = |args: &[&str]| {
         let output = assert_cmd::Command::cargo_bin("mcp-builder")
@@ -284,7 +273,7 @@ fn wiring_is_laid_out_by_rustfmt_and_removed_byte_for_byte() {
 fn only_a_real_write_runs_cargo_check() {
     let dir = tempfile::TempDir::new().unwrap();
     let project = dir.path().join("factory-tests");
-    fixture("factory-tests", &project);
+    copy_shape("factory-tests", &project);
     let run = |extra: &[&str]| {
         let output = assert_cmd::Command::cargo_bin("mcp-builder")
             .unwrap()
@@ -334,7 +323,7 @@ fn only_a_real_write_runs_cargo_check() {
 fn a_check_cargo_cannot_run_is_not_reported_as_compile_errors() {
     let dir = tempfile::TempDir::new().unwrap();
     let project = dir.path().join("factory-tests");
-    fixture("factory-tests", &project);
+    copy_shape("factory-tests", &project);
     let manifest = project.join("Cargo.toml");
     let text = fs::read_to_string(&manifest).unwrap();
     fs::write(

@@ -29,7 +29,9 @@ use serde_json::json;
 use support::{
     http::{RawMcp, Reply, client, initialize_body, tools_call_body},
     issuer::Issuer,
-    project::{ServerProcess, copy_project, free_port, this_crate_target_dir, tree, try_cargo},
+    project::{
+        ServerProcess, copy_project, copy_shape, free_port, this_crate_target_dir, tree, try_cargo,
+    },
 };
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/shapes");
@@ -325,7 +327,7 @@ async fn check_shape(
     issuer: &Issuer,
 ) -> Result<(), String> {
     let project = workspace.join(shape.fixture);
-    copy_fixture(shape.fixture, &project);
+    copy_shape(shape.fixture, &project);
     let package = project.join(shape.package_dir);
 
     let (ok, stderr) = add_auth(&project, shape.args);
@@ -493,17 +495,6 @@ async fn probe(shape: &Shape, base: &str, mcp_url: &str, issuer: &Issuer) -> Res
         }
     }
     Ok(())
-}
-
-/// Copies a fixture and the shared `Cargo.lock` (into the workspace root
-/// for the workspace shape, which is the fixture's root too).
-fn copy_fixture(fixture: &str, to: &Path) {
-    copy_project(&Path::new(FIXTURES).join(fixture), to);
-    fs::copy(
-        Path::new(FIXTURES).join("Cargo.lock"),
-        to.join("Cargo.lock"),
-    )
-    .expect("copy the shared Cargo.lock");
 }
 
 /// Runs `mcp-builder add-auth --path <project> FLAGS args`; (success, stderr).

@@ -70,6 +70,18 @@ pub fn copy_project(from: &Path, to: &Path) {
     }
 }
 
+/// The shapes' fixtures (one small project per shape of real servers).
+pub const SHAPES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/shapes");
+
+/// Copies the shape `name` of `tests/fixtures/shapes` to `to` with the lock
+/// the shapes share (into the fixture's root, the workspace root for the
+/// workspace shape).
+pub fn copy_shape(name: &str, to: &Path) {
+    copy_project(&Path::new(SHAPES).join(name), to);
+    fs::copy(Path::new(SHAPES).join("Cargo.lock"), to.join("Cargo.lock"))
+        .expect("copy the shapes' shared Cargo.lock");
+}
+
 /// Every file under `dir` (path relative to `dir`) with its bytes: what a
 /// test compares to prove a run changed nothing, or changed exactly this.
 pub fn tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
