@@ -186,14 +186,7 @@ async fn probe(
     let mut server = ServerProcess::spawn(
         binary,
         project,
-        &[
-            ("ADDR", format!("127.0.0.1:{port}")),
-            ("AUTH0_DOMAIN", DOMAIN.to_string()),
-            ("AUTH0_AUDIENCE", AUDIENCE.to_string()),
-            ("MCP_RESOURCE_URL", mcp_url.clone()),
-            ("MCP_AUTH_ISSUER", issuer.issuer_url()),
-            ("MCP_AUTH_JWKS_URL", issuer.jwks_url()),
-        ],
+        &issuer.auth0_server_env(&format!("127.0.0.1:{port}"), DOMAIN, AUDIENCE, &mcp_url),
         workspace.join("server.log"),
     );
     server

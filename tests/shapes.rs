@@ -30,7 +30,8 @@ use support::{
     http::{RawMcp, Reply, client, initialize_body, tools_call_body},
     issuer::Issuer,
     project::{
-        ServerProcess, copy_project, copy_shape, free_port, this_crate_target_dir, tree, try_cargo,
+        ServerProcess, copy_project, copy_shape, free_port, run_add_auth, this_crate_target_dir,
+        tree, try_cargo,
     },
 };
 
@@ -48,7 +49,6 @@ const FLAGS: &[&str] = &[
     "--scopes",
     "read:echo,write:echo,delete:echo",
     "--yes",
-    "--no-verify",
 ];
 
 /// A wireable shape and what to expect of it.
@@ -330,7 +330,8 @@ async fn check_shape(
     copy_shape(shape.fixture, &project);
     let package = project.join(shape.package_dir);
 
-    let (ok, stderr) = add_auth(&project, shape.args);
+    let args: Vec<&str> = FLAGS.iter().chain(shape.args).copied().collect();
+    let (ok, stderr) = run_add_auth(&project, &args);
     if !ok {
         return Err(format!("add-auth failed:\n{stderr}"));
     }
@@ -378,14 +379,7 @@ async fn check_shape(
     let mut server = ServerProcess::spawn(
         &binary,
         &package,
-        &[
-            ("ADDR", format!("127.0.0.1:{port}")),
-            ("AUTH0_DOMAIN", DOMAIN.to_string()),
-            ("AUTH0_AUDIENCE", AUDIENCE.to_string()),
-            ("MCP_RESOURCE_URL", mcp_url.clone()),
-            ("MCP_AUTH_ISSUER", issuer.issuer_url()),
-            ("MCP_AUTH_JWKS_URL", issuer.jwks_url()),
-        ],
+        &issuer.auth0_server_env(&format!("127.0.0.1:{port}"), DOMAIN, AUDIENCE, &mcp_url),
         workspace.join("server.log"),
     );
     server
@@ -401,39 +395,12 @@ async fn check_shape(
 /// The HTTP checks against a running wired shape.
 async fn probe(shape: &Shape, base: &str, mcp_url: &str, issuer: &Issuer) -> Result<(), String> {
     let raw = RawMcp::new(mcp_url);
-    let expect = |reply: &Reply, status: StatusCode, what: &str| {
-        if reply.status == status {
-            Ok(())
-        } else {
-            Err(format!(
-                "{what}: expected {status}, got {}",
-                reply.describe()
-            ))
-        }
-    };
-
-    let anonymous = raw.send(None, None, &initialize_body(1)).await;
-    expect(
-        &anonymous,
-        StatusCode::UNAUTHORIZED,
-        "initialize without a token",
-    )?;
-    let challenge = anonymous.header("www-authenticate");
-    if !challenge.starts_with("Bearer ") || !challenge.contains("resource_metadata=") {
-        return Err(format!(
-            "401 without a Bearer challenge: {}",
-            anonymous.describe()
-        ));
-    }
+    raw.expect_challenge().await?;
 
     let (tool, scopes) = shape.tool;
     let token = issuer.token(&issuer.claims_for("alice", scopes, AUDIENCE));
     let initialized = raw.send(Some(&token), None, &initialize_body(1)).await;
-    expect(
-        &initialized,
-        StatusCode::OK,
-        "initialize with a valid token",
-    )?;
+    initialized.expect(StatusCode::OK, "initialize with a valid token")?;
 
     let session = raw.open_session(&token).await;
     let arguments = if tool == "echo" {
@@ -443,7 +410,7 @@ async fn probe(shape: &Shape, base: &str, mcp_url: &str, issuer: &Issuer) -> Res
     };
     let call = tools_call_body(2, tool, arguments.clone());
     let called = raw.send(Some(&token), Some(&session), &call).await;
-    expect(&called, StatusCode::OK, "tools/call with the tool's scope")?;
+    called.expect(StatusCode::OK, "tools/call with the tool's scope")?;
     let expected = if tool == "echo" { "hello" } else { "pong" };
     if !called.body.contains(expected) {
         return Err(format!(
@@ -462,11 +429,7 @@ async fn probe(shape: &Shape, base: &str, mcp_url: &str, issuer: &Issuer) -> Res
                 &tools_call_body(3, tool, arguments),
             )
             .await;
-        expect(
-            &refused,
-            StatusCode::FORBIDDEN,
-            "tools/call with only read:echo",
-        )?;
+        refused.expect(StatusCode::FORBIDDEN, "tools/call with only read:echo")?;
     }
 
     for path in ["/health", "/.well-known/oauth-protected-resource/mcp"]
@@ -474,11 +437,7 @@ async fn probe(shape: &Shape, base: &str, mcp_url: &str, issuer: &Issuer) -> Res
         .chain(shape.public)
     {
         let reply = Reply::fetch(client().get(format!("{base}{path}"))).await;
-        expect(
-            &reply,
-            StatusCode::OK,
-            &format!("GET {path} without a token"),
-        )?;
+        reply.expect(StatusCode::OK, &format!("GET {path} without a token"))?;
     }
     let metadata =
         Reply::fetch(client().get(format!("{base}/.well-known/oauth-protected-resource/mcp")))
@@ -495,23 +454,6 @@ async fn probe(shape: &Shape, base: &str, mcp_url: &str, issuer: &Issuer) -> Res
         }
     }
     Ok(())
-}
-
-/// Runs `mcp-builder add-auth --path <project> FLAGS args`; (success, stderr).
-fn add_auth(project: &Path, args: &[&str]) -> (bool, String) {
-    let output = assert_cmd::Command::cargo_bin("mcp-builder")
-        .expect("the mcp-builder binary")
-        .args(["add-auth", "--path"])
-        .arg(project)
-        .args(FLAGS)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .write_stdin("")
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("run mcp-builder add-auth");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (output.status.success(), stderr)
 }
 
 #[test]
@@ -598,7 +540,7 @@ fn refused_shapes_get_the_reason_and_stay_untouched() {
         let before = tree(&project);
         let output = assert_cmd::Command::cargo_bin("mcp-builder")
             .unwrap()
-            .args(["add-auth", "--path"])
+            .args(["add-auth", "--no-verify", "--path"])
             .arg(&project)
             .args(FLAGS)
             .args(*args)

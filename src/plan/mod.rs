@@ -623,3 +623,37 @@ pub(crate) fn slash_path(path: &Path) -> String {
         .collect::<Vec<_>>()
         .join("/")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wiring::tests::{EXAMPLE, MERGE, example_mount};
+
+    /// rustfmt is started only where the wiring might need laying out: not
+    /// for the example's plain wiring, but for an inline chain, a config
+    /// over several lines, or a project with a `rustfmt.toml`.
+    #[test]
+    fn rustfmt_is_started_only_where_the_wiring_might_need_it() {
+        let plain_dir = tempfile::TempDir::new().unwrap();
+        let rustfmt = Rustfmt::new(plain_dir.path(), "2024");
+        let mount = example_mount();
+        let wired = wiring::wire_router(EXAMPLE, &mount).unwrap();
+        assert!(!may_need_layout(&rustfmt, &wired, &mount), "{wired}");
+
+        let inline = wired.replacen(MERGE, ".merge(mcp_auth.metadata_router())", 1);
+        assert!(may_need_layout(&rustfmt, &inline, &mount), "{inline}");
+
+        let spread = wired.replacen(
+            "mcp_auth.server_config(StreamableHttpServerConfig::default()),",
+            "mcp_auth.server_config(\n            StreamableHttpServerConfig::default(),\n        ),",
+            1,
+        );
+        assert_ne!(spread, wired);
+        assert!(may_need_layout(&rustfmt, &spread, &mount), "{spread}");
+
+        let configured = tempfile::TempDir::new().unwrap();
+        std::fs::write(configured.path().join("rustfmt.toml"), "max_width = 80\n").unwrap();
+        let rustfmt = Rustfmt::new(configured.path(), "2024");
+        assert!(may_need_layout(&rustfmt, &wired, &mount));
+    }
+}

@@ -504,15 +504,16 @@ fn line_ending(text: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::path::PathBuf;
 
     use super::*;
 
-    const EXAMPLE: &str = include_str!("../../examples/tasks-server/src/main.rs");
+    pub(in crate::plan) const EXAMPLE: &str =
+        include_str!("../../examples/tasks-server/src/main.rs");
 
     const LET_LINE: &str = "    let mcp_auth = auth::McpAuth::from_env_or_exit();\n";
-    const MERGE: &str = "\n        .merge(mcp_auth.metadata_router())";
+    pub(in crate::plan) const MERGE: &str = "\n        .merge(mcp_auth.metadata_router())";
 
     /// Where the inspector would find the mount in `source`, located by hand.
     fn mount_at(source: &str, stmt: &str, service_call: &str, config: &str) -> Mount {
@@ -539,7 +540,7 @@ mod tests {
         }
     }
 
-    fn example_mount() -> Mount {
+    pub(in crate::plan) fn example_mount() -> Mount {
         mount_at(
             EXAMPLE,
             "    let service = StreamableHttpService::new(",

@@ -241,6 +241,26 @@ impl Issuer {
         issuer_url_of(self.addr)
     }
 
+    /// The environment of a generated Auth0 server that trusts this issuer:
+    /// listening on `addr` (the fixtures read `ADDR`), for `domain` and
+    /// `audience`, publishing `resource`.
+    pub fn auth0_server_env(
+        &self,
+        addr: &str,
+        domain: &str,
+        audience: &str,
+        resource: &str,
+    ) -> Vec<(&'static str, String)> {
+        vec![
+            ("ADDR", addr.to_string()),
+            ("AUTH0_DOMAIN", domain.to_string()),
+            ("AUTH0_AUDIENCE", audience.to_string()),
+            ("MCP_RESOURCE_URL", resource.to_string()),
+            ("MCP_AUTH_ISSUER", self.issuer_url()),
+            ("MCP_AUTH_JWKS_URL", self.jwks_url()),
+        ]
+    }
+
     /// `http://127.0.0.1:PORT`: the issuer URL without its trailing slash,
     /// the base of the provider-shaped issuers.
     pub fn origin(&self) -> String {
