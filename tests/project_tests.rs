@@ -21,7 +21,9 @@ use std::{fs, path::Path, time::Duration};
 use reqwest::StatusCode;
 use support::{
     http::{RawMcp, Reply, client, initialize_body},
-    project::{ServerProcess, copy_shape, free_port, this_crate_target_dir, try_cargo},
+    project::{
+        GENERATED_BUILD_ENV, ServerProcess, copy_shape, free_port, this_crate_target_dir, try_cargo,
+    },
 };
 
 const FLAGS: &[&str] = &[
@@ -55,6 +57,7 @@ fn add_auth(project: &Path) -> (Option<i32>, String) {
         .args(FLAGS)
         .env("NO_COLOR", "1")
         .env("CARGO_TARGET_DIR", target_dir())
+        .envs(GENERATED_BUILD_ENV)
         .write_stdin("")
         .timeout(LONG)
         .output()
