@@ -37,6 +37,65 @@ pub enum AuthCommand {
     /// dependencies, settings and state it added.
     #[command(after_help = AUTH_REMOVE_HELP)]
     Remove(AuthRemoveArgs),
+    /// Run a development authorization server on 127.0.0.1 for a project made
+    /// with --provider dev: real signed tokens, no account needed.
+    #[command(after_help = AUTH_DEV_HELP)]
+    Dev(AuthDevArgs),
+    /// Print an access token for the project (only the token, on stdout).
+    #[command(after_help = AUTH_TOKEN_HELP)]
+    Token(AuthTokenArgs),
+}
+
+const AUTH_DEV_HELP: &str = "\
+Serves OAuth 2.1 on 127.0.0.1 only: discovery (RFC 8414 and OpenID), a key set, the
+client-credentials grant, the authorization-code grant with PKCE (S256) behind a one-click
+consent page, client ID metadata documents and dynamic client registration. Tokens are
+issued for the project's resource only (RFC 8707). The signing key and the client secret
+are made on first start and kept in the project's git-ignored `.mcp-builder/dev/` folder.
+
+  mcp-builder add-auth --path . --provider dev --yes
+  mcp-builder auth dev --path .
+
+Ctrl-C stops it. Exit codes: 0 stopped, 1 failure, 2 usage error.";
+
+#[derive(Debug, Args)]
+pub struct AuthDevArgs {
+    /// The project protected by add-auth --provider dev (holds mcp-builder.json).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub path: PathBuf,
+
+    /// Port on 127.0.0.1 [default: the port of the project's MCP_DEV_ISSUER].
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+}
+
+const AUTH_TOKEN_HELP: &str = "\
+With --provider dev the token is signed with the development issuer's key (keep
+`mcp-builder auth dev` running so that the server can fetch its key set); with another
+provider it comes from the provider's token endpoint by client credentials (the client id
+and secret from the environment or `.env`).
+
+  curl -H \"Authorization: Bearer $(mcp-builder auth token)\" http://127.0.0.1:8000/mcp
+
+Exit codes: 0 a token was printed, 1 failure, 2 usage error.";
+
+#[derive(Debug, Args)]
+pub struct AuthTokenArgs {
+    /// The project protected by add-auth (holds mcp-builder.json).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub path: PathBuf,
+
+    /// Scopes the token carries (repeatable or comma-separated) [default: every scope of the project with the development issuer; the client's defaults otherwise].
+    #[arg(long = "scope", value_name = "SCOPE", value_delimiter = ',')]
+    pub scopes: Vec<String>,
+
+    /// The token's subject (development issuer only) [default: dev-user].
+    #[arg(long, value_name = "NAME")]
+    pub sub: Option<String>,
+
+    /// Seconds to wait for each network request.
+    #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub timeout: u64,
 }
 
 const AUTH_REMOVE_HELP: &str = "\

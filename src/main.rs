@@ -7,6 +7,7 @@
 mod apply;
 mod cli;
 mod commands;
+mod dev;
 mod inspect;
 mod plan;
 mod probe;
@@ -29,6 +30,20 @@ fn main() -> ExitCode {
                 dry_run: args.dry_run,
                 yes: args.yes,
                 force: args.force,
+            })
+        }
+        cli::Command::Auth(cli::AuthCommand::Dev(args)) => {
+            commands::auth_dev::run(commands::auth_dev::Options {
+                path: args.path,
+                port: args.port,
+            })
+        }
+        cli::Command::Auth(cli::AuthCommand::Token(args)) => {
+            commands::auth_token::run(commands::auth_token::Options {
+                path: args.path,
+                scopes: args.scopes,
+                sub: args.sub,
+                timeout: std::time::Duration::from_secs(args.timeout),
             })
         }
         cli::Command::Auth(cli::AuthCommand::Test(args)) => {

@@ -346,9 +346,38 @@ pub const WORKOS: Provider = Provider {
     ..OIDC
 };
 
+/// `mcp-builder auth dev`: a development issuer on 127.0.0.1, trusted
+/// through the same discovery path as any OpenID Connect issuer.
+pub const DEV: Provider = Provider {
+    id: "dev",
+    name: "Development issuer",
+    hint: "try it locally: `mcp-builder auth dev` issues real tokens on 127.0.0.1, no account needed",
+    docs_url: "`mcp-builder auth dev --help`",
+    domain_var: "MCP_DEV_ISSUER",
+    audience_var: "MCP_DEV_AUDIENCE",
+    client_id_var: "MCP_DEV_CLIENT_ID",
+    client_secret_var: "MCP_DEV_CLIENT_SECRET",
+    setup_hint: "run add-auth with --provider dev again, or set it to the URL `mcp-builder auth dev` prints",
+    algorithms: &["ES256"],
+    token_url_format: Some("{location}/token"),
+    scope_claims: &["scope"],
+    warning: Some(
+        "this server trusts the development issuer (`mcp-builder auth dev`): whoever can read the project's .mcp-builder/dev folder can mint tokens for it; before deploying, run add-auth again with your real provider (--provider auth0, oidc, ...)",
+    ),
+    introspection: Introspection::Unsupported(
+        "the development issuer's access tokens are JWTs, verified with its key set",
+    ),
+    issuer_doc: "The development issuer is `mcp-builder auth dev` on 127.0.0.1; its URL is the tokens' `iss`, exactly.",
+    example_domain: DEV_ISSUER,
+    ..OIDC
+};
+
+/// Where `mcp-builder auth dev` listens unless the project says otherwise.
+pub const DEV_ISSUER: &str = "http://127.0.0.1:9417";
+
 /// Every provider `--provider` accepts.
 pub const ALL: &[&Provider] = &[
-    &AUTH0, &OIDC, &SUPABASE, &KEYCLOAK, &OKTA, &ENTRA, &COGNITO, &WORKOS,
+    &DEV, &AUTH0, &OIDC, &SUPABASE, &KEYCLOAK, &OKTA, &ENTRA, &COGNITO, &WORKOS,
 ];
 
 pub fn find(id: &str) -> Option<&'static Provider> {

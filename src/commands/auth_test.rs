@@ -27,6 +27,10 @@ pub struct Options {
 /// Runs the command; `Ok(false)` when a check failed (exit 1).
 pub fn run(options: Options) -> anyhow::Result<bool> {
     let settings = settings::read(&options.path)?;
+    let client_id = match &settings.client {
+        Ok(credentials) => credentials.id.clone(),
+        Err(why) => return Err(crate::resolve::UsageError(why.clone()).into()),
+    };
     let client = http::client(options.timeout)?;
     let progress = Progress::new();
 
@@ -36,7 +40,7 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
     let outcome = token::request(&client, &settings, &endpoint, &options.scopes)?;
 
     let mut checks = Vec::new();
-    let mut document = json!({ "token_endpoint": endpoint, "client_id": settings.client_id });
+    let mut document = json!({ "token_endpoint": endpoint, "client_id": client_id });
     let mut text = String::new();
     let (token, token_scopes) = match outcome {
         Outcome::Refused {
@@ -63,7 +67,7 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
         } => {
             checks.push(Check::pass(
                 "provider issued a token",
-                format!("from {endpoint} for client {}", settings.client_id),
+                format!("from {endpoint} for client {client_id}"),
             ));
             if let Some(url) = &settings.introspection_url {
                 // Opaque to this tool: only the issuer can say what it grants.

@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod add_auth;
+pub mod auth_dev;
 pub mod auth_test;
+pub mod auth_token;
 pub mod remove;
 
 use std::{fs, path::Path};

@@ -270,8 +270,11 @@ mod tests {
             leeway_secs: 60,
             scopes: vec![],
             tool_scopes: Default::default(),
-            client_id: "id".into(),
-            client_secret: "secret".into(),
+            resource_url: "https://api.example.com/mcp".into(),
+            client: Ok(super::super::settings::ClientCredentials {
+                id: "id".into(),
+                secret: "secret".into(),
+            }),
         }
     }
 

@@ -35,10 +35,20 @@ pub struct Settings {
     /// The provider's token endpoint by its own pattern, if discovery fails.
     pub default_token_url: String,
     pub leeway_secs: u64,
+    /// The MCP endpoint's public URL (`MCP_RESOURCE_URL`, else the audience).
+    pub resource_url: String,
     pub scopes: Vec<String>,
     pub tool_scopes: BTreeMap<String, Vec<String>>,
-    pub client_id: String,
-    pub client_secret: String,
+    /// The client-credentials client, or why there is none (then the checks
+    /// that need a token are skipped).
+    pub client: Result<ClientCredentials, String>,
+}
+
+/// A confidential client of the issuer, for the client-credentials grant.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub id: String,
+    pub secret: String,
 }
 
 /// Reads the state file and the environment of the project at `root`.
@@ -61,7 +71,16 @@ pub fn read(root: &Path) -> anyhow::Result<Settings> {
         format!("`{STATE_FILE}` has no `auth` section\nhelp: run `mcp-builder add-auth` first")
     })?;
     let env = Environment::of(root)?;
-    from_parts(&auth, &env)
+    let mut settings = from_parts(&auth, &env)?;
+    if settings.provider.id == providers::DEV.id && settings.client.is_err() {
+        // The development issuer's own client, made with its key.
+        let (store, _) = crate::dev::store::Store::open_or_create(root)?;
+        settings.client = Ok(ClientCredentials {
+            id: store.client_id,
+            secret: store.client_secret,
+        });
+    }
+    Ok(settings)
 }
 
 /// The process environment over the project's `.env`.
@@ -162,11 +181,11 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
         .map(|(tool, scopes)| (tool.clone(), strings(scopes)))
         .collect();
 
-    let (client_id, client_secret) = match (
+    let client = match (
         env.get(provider.client_id_var),
         env.get(provider.client_secret_var),
     ) {
-        (Some(id), Some(secret)) => (id, secret),
+        (Some(id), Some(secret)) => Ok(ClientCredentials { id, secret }),
         (id, secret) => {
             let missing: Vec<&str> = [
                 (provider.client_id_var, id.is_none()),
@@ -175,13 +194,16 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
             .into_iter()
             .filter_map(|(name, absent)| absent.then_some(name))
             .collect();
-            return Err(UsageError(format!(
-                "{} not set\nhelp: put the client id and secret of a machine-to-machine application authorized for `{audience}` in the project's `.env` (never in flags or the state file)",
+            Err(format!(
+                "{} not set: put the client id and secret of a machine-to-machine application authorized for `{audience}` in the project's `.env` (never in flags or the state file)",
                 missing.join(" and ")
             ))
-            .into());
         }
     };
+    let resource_url = env
+        .get(crate::resolve::defaults::RESOURCE_URL_VAR)
+        .or_else(|| text("resource_url"))
+        .unwrap_or_else(|| audience.clone());
 
     Ok(Settings {
         provider,
@@ -192,9 +214,9 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
         token_url: env.get("MCP_AUTH_TOKEN_URL"),
         default_token_url,
         leeway_secs,
+        resource_url,
         scopes,
         tool_scopes,
-        client_id,
-        client_secret,
+        client,
     })
 }

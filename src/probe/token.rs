@@ -67,9 +67,13 @@ pub fn request(
     if !scope.is_empty() {
         form.push(("scope", &scope));
     }
+    let credentials = settings
+        .client
+        .as_ref()
+        .map_err(|why| crate::resolve::UsageError(why.clone()))?;
     // client_secret_post, which Auth0 (the only provider so far) accepts.
-    form.push(("client_id", &settings.client_id));
-    form.push(("client_secret", &settings.client_secret));
+    form.push(("client_id", &credentials.id));
+    form.push(("client_secret", &credentials.secret));
     let response = client
         .post(url)
         .form(&form)
