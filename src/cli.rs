@@ -214,7 +214,7 @@ pub struct AddAuthArgs {
     #[arg(long, value_name = "NAME", value_parser = module_name)]
     pub module_name: Option<String>,
 
-    /// Identity provider that issues the tokens [possible values: auth0, oidc, supabase, keycloak, okta, entra, cognito, workos].
+    /// Identity provider that issues the tokens [possible values: dev, auth0, oidc, supabase, keycloak, okta, entra, cognito, workos].
     #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
 
@@ -222,7 +222,8 @@ pub struct AddAuthArgs {
     #[arg(long, value_name = "HOST")]
     pub domain: Option<String>,
 
-    /// Issuer URL, exactly as tokens carry it in `iss` (oidc, keycloak, okta, entra, cognito, workos).
+    /// Issuer URL, exactly as tokens carry it in `iss` (oidc, keycloak, okta, entra, cognito, workos;
+    /// dev: where `auth dev` listens [default: http://127.0.0.1:9417]).
     #[arg(long, value_name = "URL")]
     pub issuer: Option<String>,
 

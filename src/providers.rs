@@ -107,6 +107,10 @@ pub struct Provider {
     pub issuer_doc: &'static str,
     /// Example location for help texts and `.env.example`.
     pub example_domain: &'static str,
+    /// The issuer runs on this machine (`auth dev`): the location defaults to
+    /// [`DEV_ISSUER`] and the audience to the local MCP endpoint, so add-auth
+    /// needs no answer but the provider.
+    pub local: bool,
 }
 
 impl Provider {
@@ -183,6 +187,7 @@ pub const AUTH0: Provider = Provider {
     ),
     issuer_doc: "Auth0's issuer is the tenant URL with a trailing slash, exactly.",
     example_domain: "your-tenant.auth0.com",
+    local: false,
 };
 
 pub const OIDC: Provider = Provider {
@@ -212,6 +217,7 @@ pub const OIDC: Provider = Provider {
     introspection: Introspection::Supported,
     issuer_doc: "The issuer is configured exactly as the tokens' `iss` carries it.",
     example_domain: "https://issuer.example.com",
+    local: false,
 };
 
 pub const SUPABASE: Provider = Provider {
@@ -247,6 +253,7 @@ pub const SUPABASE: Provider = Provider {
     ),
     issuer_doc: "Supabase's issuer is the project URL followed by `/auth/v1`.",
     example_domain: "https://your-project-ref.supabase.co",
+    local: false,
 };
 
 pub const KEYCLOAK: Provider = Provider {
@@ -369,6 +376,7 @@ pub const DEV: Provider = Provider {
     ),
     issuer_doc: "The development issuer is `mcp-builder auth dev` on 127.0.0.1; its URL is the tokens' `iss`, exactly.",
     example_domain: DEV_ISSUER,
+    local: true,
     ..OIDC
 };
 

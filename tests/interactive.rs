@@ -144,11 +144,14 @@ impl Dialog {
         (code, self.transcript)
     }
 
-    /// Everything up to the provider question, answered with Enter.
+    /// Everything up to the provider question, answered with Auth0 (the
+    /// second item: the development issuer is offered first).
     fn accept_provider(&mut self) -> &mut Self {
         self.expect("Found `tasks-server`")
             .expect("Identity provider")
+            .expect("Development issuer - try it locally")
             .expect("Auth0 - Auth0 tenant")
+            .send(DOWN)
             .send(ENTER)
     }
 }
@@ -200,6 +203,41 @@ fn the_whole_dialog_accepting_defaults_writes_what_the_flags_write() {
     assert_eq!(code, Some(0), "{transcript}");
 
     let flags = flag_run(with_dotenv, EXAMPLE_FLAGS);
+    assert_same_tree(dir.path(), flags.path());
+}
+
+/// The first offer, "try it locally": every question has its answer
+/// pre-filled (the issuer `auth dev` runs, the endpoint on this machine),
+/// so Enter all the way writes what `--provider dev --yes` writes.
+#[test]
+fn trying_it_locally_is_the_first_offer_and_needs_only_enter() {
+    let dir = example_copy();
+    let mut dialog = Dialog::start(dir.path(), &[]);
+    dialog
+        .expect("Found `tasks-server`")
+        .expect("Identity provider")
+        .expect("Development issuer - try it locally")
+        .send(ENTER)
+        .expect("Development issuer URL")
+        .expect("(http://127.0.0.1:9417)")
+        .send(ENTER)
+        .expect("API audience (the `aud` tokens carry)")
+        .expect("(http://127.0.0.1:8000/mcp)")
+        .send(ENTER)
+        .expect("Public URL of the MCP endpoint")
+        .expect("(http://127.0.0.1:8000/mcp)")
+        .send(ENTER)
+        .expect("read:tasks,write:tasks,delete:tasks")
+        .send(ENTER)
+        .expect("Accept all")
+        .send(ENTER)
+        .expect("Apply these changes?")
+        .send(ENTER)
+        .expect("     Created src/auth/mod.rs");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+
+    let flags = flag_run(|_| {}, &["--provider", "dev", "--yes"]);
     assert_same_tree(dir.path(), flags.path());
 }
 

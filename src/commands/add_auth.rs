@@ -167,11 +167,21 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         "\n`{}` now requires OAuth bearer tokens from {} on {}.",
         project.package_name, provider.name, project.mount.mcp_path
     )?;
+    let testing = if provider.local {
+        let path = shell_path(&project.root);
+        format!(
+            "`mcp-builder auth dev --path {path}` runs the issuer; with it and the server running, `mcp-builder auth test --path {path} --server {}` checks it all and `mcp-builder auth token --path {path}` prints a token.",
+            resolved.resource()
+        )
+    } else {
+        format!(
+            "{} and {} in `.env` are for `mcp-builder auth test` (a client-credentials client).",
+            provider.client_id_var, provider.client_secret_var,
+        )
+    };
     writeln!(
         err,
-        "next: tool handlers can take `caller: {module}::Caller` (or call `{module}::Caller::from_context(&ctx)`) to see who is calling;\n      {} and {} in `.env` are for `mcp-builder auth test` (a client-credentials client).",
-        provider.client_id_var,
-        provider.client_secret_var,
+        "next: tool handlers can take `caller: {module}::Caller` (or call `{module}::Caller::from_context(&ctx)`) to see who is calling;\n      {testing}",
         module = project.mount.module
     )?;
     if let Some(note) = endpoint_tests_note(&project) {
@@ -304,4 +314,19 @@ fn found(project: &Project) -> String {
         if tools.len() == 1 { "" } else { "s" },
         tools.join(", "),
     )
+}
+
+/// `path` as the user would type it: relative to the working directory
+/// when it is below it.
+fn shell_path(path: &std::path::Path) -> String {
+    let relative = std::env::current_dir().ok().and_then(|cwd| {
+        path.strip_prefix(cwd)
+            .ok()
+            .map(std::path::Path::to_path_buf)
+    });
+    match relative {
+        Some(relative) if relative.as_os_str().is_empty() => ".".to_string(),
+        Some(relative) => relative.display().to_string(),
+        None => path.display().to_string(),
+    }
 }

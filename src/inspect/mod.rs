@@ -9,6 +9,7 @@ mod endpoint_tests;
 mod existing_auth;
 mod features;
 mod lints;
+mod listen;
 mod manifest;
 mod module_name;
 mod mount;
@@ -137,7 +138,12 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
         ));
     }
     let endpoint_tests = endpoint_tests::find(&package.root, &files, &found.mount);
+    let listen_port = files
+        .iter()
+        .find(|file| file.rel == found.mount.file)
+        .and_then(listen::port);
     Ok(Project {
+        listen_port,
         endpoint_tests,
         root: package.root,
         package_name: package.name,
@@ -179,6 +185,9 @@ pub struct Project {
     /// The cargo feature the MCP HTTP code is compiled under (`None`: in
     /// every build); the generated module and its dependencies follow it.
     pub http_feature: Option<String>,
+    /// The port the server listens on, when the mounting file names exactly
+    /// one local address (`"127.0.0.1:8000"`); see `listen.rs`.
+    pub listen_port: Option<u16>,
 }
 
 /// The rmcp dependency as the package declares it.

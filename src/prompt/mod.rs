@@ -191,6 +191,9 @@ pub fn ask(
     // 2. The provider's values.
     let (label, question) = match provider.location {
         Location::Host => ("Domain", format!("{} domain (no https://)", provider.name)),
+        Location::IssuerUrl if provider.name.ends_with("issuer") => {
+            ("Issuer", format!("{} URL", provider.name))
+        }
         Location::IssuerUrl => ("Issuer", format!("{} issuer URL", provider.name)),
         Location::SupabaseUrl => ("Project URL", "Supabase project URL".to_string()),
     };
@@ -242,7 +245,7 @@ pub fn ask(
                         validate::identifier(value)
                     })
                 });
-            if let Some(default) = defaults::audience(provider, previous, env) {
+            if let Some(default) = defaults::audience(project, provider, previous, env) {
                 input = input.default(default);
             }
             let value = answered(input.interact_text_on(&term))?;

@@ -41,6 +41,8 @@ pub enum Source {
     AnswersFile,
     PreviousRun,
     Dialog,
+    /// Known without asking (the development issuer's URL and audience).
+    Default,
 }
 
 impl Source {
@@ -52,6 +54,7 @@ impl Source {
             Source::AnswersFile => format!("`{key}` in the answers file"),
             Source::PreviousRun => format!("`auth.{key}` in `{STATE_FILE}`"),
             Source::Dialog => format!("the {}", key.replace('_', " ")),
+            Source::Default => format!("the default {}", key.replace('_', " ")),
         }
     }
 }

@@ -47,7 +47,8 @@ fn previous_for<'a>(
         .map(|given| given.value.as_str())
 }
 
-/// The tenant domain: the previous run's, else `.env`'s.
+/// The tenant domain: the previous run's, else `.env`'s, else (a local
+/// issuer) where `auth dev` listens.
 pub fn domain(
     provider: &Provider,
     previous: &Answers,
@@ -55,11 +56,14 @@ pub fn domain(
 ) -> Option<String> {
     previous_for(previous, provider, &previous.domain)
         .or_else(|| env.get(provider.domain_var).map(String::as_str))
+        .or(provider.local.then_some(providers::DEV_ISSUER))
         .map(str::to_string)
 }
 
-/// The audience: the previous run's, else `.env`'s.
+/// The audience: the previous run's, else `.env`'s, else (a local issuer)
+/// the MCP endpoint on this machine.
 pub fn audience(
+    project: &Project,
     provider: &Provider,
     previous: &Answers,
     env: &BTreeMap<String, String>,
@@ -67,6 +71,21 @@ pub fn audience(
     previous_for(previous, provider, &previous.audience)
         .or_else(|| env.get(provider.audience_var).map(String::as_str))
         .map(str::to_string)
+        .or_else(|| provider.local.then(|| local_endpoint(project).0))
+}
+
+/// The port a local endpoint is assumed on when the source names none.
+pub const ASSUMED_PORT: u16 = 8000;
+
+/// The MCP endpoint on this machine, `http://127.0.0.1:PORT/PATH`, and
+/// whether PORT is the one the source names (else [`ASSUMED_PORT`]).
+pub fn local_endpoint(project: &Project) -> (String, bool) {
+    let port = project.listen_port.unwrap_or(ASSUMED_PORT);
+    let path = &project.mount.mcp_path;
+    (
+        format!("http://127.0.0.1:{port}{path}"),
+        project.listen_port.is_some(),
+    )
 }
 
 /// The MCP endpoint's public URL: the previous run's, else `.env`'s, else

@@ -306,8 +306,11 @@ impl Resolved {
                 String::new(),
             ));
         }
-        entries.push((provider.client_id_var, String::new(), String::new()));
-        entries.push((provider.client_secret_var, String::new(), String::new()));
+        // A local issuer's client lives with its key (`.mcp-builder/dev`).
+        if !provider.local {
+            entries.push((provider.client_id_var, String::new(), String::new()));
+            entries.push((provider.client_secret_var, String::new(), String::new()));
+        }
         entries
     }
 }
@@ -379,6 +382,14 @@ pub fn resolve_noted(
         .transpose()?;
     // What is required depends on the provider (Auth0's when none is given).
     let shape = provider.unwrap_or(&providers::AUTH0);
+    let mut local_notes = Vec::new();
+    let with_defaults;
+    let answers = if shape.local {
+        with_defaults = local_defaults(project, shape, answers, &mut local_notes);
+        &with_defaults
+    } else {
+        answers
+    };
     let missing: Vec<&str> = [
         ("--provider", answers.provider.is_none()),
         (shape.location_flags(), answers.domain.is_none()),
@@ -464,12 +475,16 @@ pub fn resolve_noted(
         ),
     };
     let tool_scopes = resolve_tool_scopes(project, &scopes, &scopes_name, answers, yes)?;
-    let notes = tool_scopes
-        .fallbacks
-        .iter()
-        .map(|((access, fallback, scope), tools)| {
-            propose::fallback_note(*access, *fallback, scope, tools, &scopes_name)
-        })
+    let notes = local_notes
+        .into_iter()
+        .chain(
+            tool_scopes
+                .fallbacks
+                .iter()
+                .map(|((access, fallback, scope), tools)| {
+                    propose::fallback_note(*access, *fallback, scope, tools, &scopes_name)
+                }),
+        )
         .collect();
 
     Ok(Resolution {
@@ -578,6 +593,38 @@ fn resolve_options(given: &ProviderOptions) -> anyhow::Result<ProviderOptions> {
             })
             .transpose()?,
     })
+}
+
+/// A local issuer's location and audience, where no answer names them: the
+/// URL `auth dev` listens on and the MCP endpoint on this machine (a note
+/// says when its port is assumed).
+fn local_defaults(
+    project: &Project,
+    provider: &Provider,
+    answers: &Answers,
+    notes: &mut Vec<String>,
+) -> Answers {
+    let mut answers = answers.clone();
+    let empty = BTreeMap::new();
+    if answers.domain.is_none() {
+        answers.domain = defaults::domain(provider, &Answers::default(), &empty)
+            .map(|value| Given::new(value, Source::Default));
+    }
+    if answers.audience.is_none() {
+        let (endpoint, port_known) = defaults::local_endpoint(project);
+        if !port_known && answers.resource_url.is_none() {
+            notes.push(format!(
+                "the source names no port the server listens on, so its tokens are for `{endpoint}`; if it listens elsewhere, run again with --audience http://127.0.0.1:PORT{}",
+                project.mount.mcp_path
+            ));
+        }
+        let value = answers
+            .resource_url
+            .as_ref()
+            .map_or(endpoint, |given| given.value.clone());
+        answers.audience = Some(Given::new(value, Source::Default));
+    }
+    answers
 }
 
 /// Checks the answers given before the dialog starts (flags, answers file),

@@ -440,7 +440,7 @@ mod tests {
         assert_eq!(err.reason, "unknown provider `ping`");
         assert_eq!(
             err.help,
-            "use one of: auth0, oidc, supabase, keycloak, okta, entra, cognito, workos"
+            "use one of: dev, auth0, oidc, supabase, keycloak, okta, entra, cognito, workos"
         );
     }
 
