@@ -1,5 +1,6 @@
 //! `mcp-builder auth test`: get a client-credentials token, explain it, and
-//! optionally check a running server's whole auth behaviour.
+//! optionally check a running server's whole auth behaviour (without client
+//! credentials, the server checks that need no token).
 
 use std::{collections::BTreeSet, io::IsTerminal, path::PathBuf, time::Duration};
 
@@ -8,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::probe::{
     explain, http,
+    issuer::Issuer,
     report::{self, Check},
     server, settings,
     token::{self, Outcome},
@@ -24,103 +26,79 @@ pub struct Options {
     pub show_token: bool,
 }
 
-/// Runs the command; `Ok(false)` when a check failed (exit 1).
+/// Runs the command; `Ok(false)` when a check that ran failed (exit 1).
+///
+/// Without client credentials only `--server`'s checks that need no token
+/// run; the others are listed as skipped, with the reason.
 pub fn run(options: Options) -> anyhow::Result<bool> {
     let settings = settings::read(&options.path)?;
-    let client_id = match &settings.client {
-        Ok(credentials) => credentials.id.clone(),
-        Err(why) => return Err(crate::resolve::UsageError(why.clone()).into()),
+    let credentials = match (&settings.client, &options.server) {
+        (Ok(credentials), _) => Some(credentials),
+        (Err(why), None) => return Err(crate::resolve::UsageError(why.clone()).into()),
+        (Err(_), Some(_)) => None,
     };
     let client = http::client(options.timeout)?;
     let progress = Progress::new();
 
-    progress.step(format!("finding the token endpoint of {}", settings.issuer));
-    let endpoint = token::token_endpoint(&client, &settings)?;
-    progress.step(format!("asking {endpoint} for a token"));
-    let outcome = token::request(&client, &settings, &endpoint, &options.scopes)?;
+    progress.step(format!("finding the endpoints of {}", settings.issuer));
+    let issuer = Issuer::resolve(&client, &settings, credentials.is_some());
+    let mut run = Run {
+        checks: issuer.metadata_check(&settings).into_iter().collect(),
+        document: json!({ "issuer": settings.issuer }),
+        text: String::new(),
+    };
+    if let Some(Ok(metadata)) = &issuer.metadata {
+        run.document["metadata_url"] = json!(metadata.url);
+    }
+    if let Some(Ok(jwks)) = &issuer.jwks {
+        run.document["jwks_url"] = json!(jwks.url);
+    }
 
-    let mut checks = Vec::new();
-    let mut document = json!({ "token_endpoint": endpoint, "client_id": client_id });
-    let mut text = String::new();
-    let (token, token_scopes) = match outcome {
-        Outcome::Refused {
-            endpoint,
-            status,
-            error,
-            description,
-            hint,
-        } => {
-            let said = description
-                .as_deref()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default();
-            checks.push(Check::fail(
-                "provider issued a token",
-                format!("{endpoint} answered {status} `{error}`{said} (hint: {hint})"),
+    let (token, token_scopes) = match credentials {
+        Some(credentials) => run.get_token(
+            &client,
+            &settings,
+            &issuer,
+            credentials,
+            &options,
+            &progress,
+        )?,
+        None => {
+            let why = settings.client.as_ref().err().map_or("", String::as_str);
+            let (reason, help) = why.split_once('\n').unwrap_or((why, ""));
+            let skipped = format!("no client credentials: {reason}");
+            run.checks
+                .push(Check::skip("provider issued a token", skipped.clone()));
+            run.text.push_str(&format!(
+                "No client credentials ({reason}): the checks that need a token are skipped.\n{help}\n\n"
             ));
-            document["provider_error"] = json!({ "status": status, "error": error, "error_description": description, "hint": hint });
-            (None, Some(BTreeSet::new()))
-        }
-        Outcome::Token {
-            access_token,
-            endpoint,
-        } => {
-            checks.push(Check::pass(
-                "provider issued a token",
-                format!("from {endpoint} for client {client_id}"),
-            ));
-            if let Some(url) = &settings.introspection_url {
-                // Opaque to this tool: only the issuer can say what it grants.
-                let note = format!(
-                    "The server checks tokens at the issuer's introspection endpoint {url} (RFC 7662) with its own credentials; auth test cannot judge an opaque token locally, so it reports no claims or scopes. --server still checks that a running server accepts the token, but not which tools it may call.\n\n"
-                );
-                text.push_str(&note);
-                if options.show_token {
-                    text.push_str(&format!(
-                        "Token (--show-token; treat it as a password):\n  {access_token}\n\n"
-                    ));
-                }
-                document["token"] = json!({ "introspection_url": url, "note": note.trim() });
-                if options.show_token {
-                    document["token"]["raw"] = json!(access_token);
-                }
-                (Some(access_token), None)
-            } else {
-                progress.step(format!("verifying the token against {}", settings.jwks_url));
-                let explained = explain::explain(&client, &settings, &access_token);
-                text.push_str(&describe_token(
-                    &explained,
-                    options.show_token.then_some(access_token.as_str()),
-                ));
-                text.push_str(&describe_access(&settings, &explained.scopes));
-                document["token"] =
-                    json!({ "header": explained.header, "claims": explained.claims });
-                if options.show_token {
-                    document["token"]["raw"] = json!(access_token);
-                }
-                document["scopes"] = json!(explained.scopes);
-                document["tools"] = tool_access(&settings, &explained.scopes);
-                checks.extend(explained.checks);
-                (Some(access_token), Some(explained.scopes))
-            }
+            run.document["client_credentials"] = json!({ "error": reason });
+            (TokenState::Skipped(skipped), None)
         }
     };
 
     if let Some(server_url) = &options.server {
         progress.step(format!("checking {server_url}"));
-        let server_checks = server::check(
-            &client,
-            &settings,
-            server_url,
-            token.as_deref(),
-            token_scopes.as_ref(),
-        );
-        document["server"] = json!(server_url);
-        checks.extend(server_checks);
+        let token = match &token {
+            TokenState::Got(token) => server::Token::Got {
+                token,
+                scopes: token_scopes.as_ref(),
+            },
+            TokenState::Missing => server::Token::Missing,
+            TokenState::Skipped(why) => server::Token::Skipped(why),
+        };
+        let server_checks = server::check(&client, &settings, server_url, token);
+        run.document["server"] = json!(server_url);
+        run.checks.extend(server_checks);
     }
     progress.finish();
 
-    let passed = checks.iter().all(|check| check.passed);
+    let Run {
+        checks,
+        mut document,
+        text,
+    } = run;
+    let passed = report::passed(&checks);
     if options.json {
         document["checks"] = json!(checks);
         document["passed"] = json!(passed);
@@ -129,10 +107,127 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
         print!("{text}");
         println!("Checks:");
         print!("{}", report::table(&checks));
-        let failed = checks.iter().filter(|check| !check.passed).count();
-        println!("\n{} passed, {failed} failed", checks.len() - failed);
+        println!("\n{}", report::summary(&checks));
     }
     Ok(passed)
+}
+
+/// The token for the server checks.
+enum TokenState {
+    Got(String),
+    /// Asked for, but not had: a check says why.
+    Missing,
+    /// Not asked for, for this reason (no client credentials).
+    Skipped(String),
+}
+
+/// What a run has found so far.
+struct Run {
+    checks: Vec<Check>,
+    document: Value,
+    text: String,
+}
+
+impl Run {
+    /// Asks for a token and explains it; its scopes when they are known.
+    fn get_token(
+        &mut self,
+        client: &reqwest::blocking::Client,
+        settings: &settings::Settings,
+        issuer: &Issuer,
+        credentials: &settings::ClientCredentials,
+        options: &Options,
+        progress: &Progress,
+    ) -> anyhow::Result<(TokenState, Option<BTreeSet<String>>)> {
+        const ISSUED: &str = "provider issued a token";
+        self.document["client_id"] = json!(credentials.id);
+        let endpoint = match issuer.endpoint() {
+            Ok(endpoint) => endpoint,
+            Err(why) => {
+                self.checks.push(Check::fail(ISSUED, why));
+                return Ok((TokenState::Missing, Some(BTreeSet::new())));
+            }
+        };
+        let method = endpoint.auth.name();
+        self.document["token_endpoint"] = json!(endpoint.url);
+        self.document["client_auth"] = json!({ "method": method, "why": endpoint.why });
+
+        progress.step(format!("asking {} for a token", endpoint.url));
+        let outcome = token::request(client, settings, &endpoint, &options.scopes)?;
+        let refusal = outcome.refusal();
+        let access_token = match outcome {
+            Outcome::Refused {
+                status,
+                error,
+                description,
+                hint,
+                ..
+            } => {
+                self.checks.push(Check::fail(
+                    ISSUED,
+                    format!("{} ({method}; hint: {hint})", refusal.unwrap_or_default()),
+                ));
+                self.document["provider_error"] = json!({ "status": status, "error": error, "error_description": description, "hint": hint });
+                return Ok((TokenState::Missing, Some(BTreeSet::new())));
+            }
+            Outcome::Token {
+                access_token,
+                endpoint: from,
+            } => {
+                self.checks.push(Check::pass(
+                    ISSUED,
+                    format!(
+                        "from {from} for client {}, authenticated with {method} ({})",
+                        credentials.id, endpoint.why
+                    ),
+                ));
+                access_token
+            }
+        };
+
+        if let Some(url) = &settings.introspection_url {
+            // Opaque to this tool: only the issuer can say what it grants.
+            let note = format!(
+                "The server checks tokens at the issuer's introspection endpoint {url} (RFC 7662) with its own credentials; auth test cannot judge an opaque token locally, so it reports no claims or scopes. --server still checks that a running server accepts the token, but not which tools it may call.\n\n"
+            );
+            self.text.push_str(&note);
+            if options.show_token {
+                self.text.push_str(&format!(
+                    "Token (--show-token; treat it as a password):\n  {access_token}\n\n"
+                ));
+            }
+            self.document["token"] = json!({ "introspection_url": url, "note": note.trim() });
+            if options.show_token {
+                self.document["token"]["raw"] = json!(access_token);
+            }
+            return Ok((TokenState::Got(access_token), None));
+        }
+
+        let jwks = match &issuer.jwks {
+            Some(Ok(jwks)) => Ok(jwks.url.as_str()),
+            Some(Err(why)) => Err(why.as_str()),
+            None => Err("the project's tokens are opaque"),
+        };
+        progress.step(format!(
+            "verifying the token against {}",
+            jwks.unwrap_or("")
+        ));
+        let explained = explain::explain(client, settings, jwks, &access_token);
+        self.text.push_str(&describe_token(
+            &explained,
+            options.show_token.then_some(access_token.as_str()),
+        ));
+        self.text
+            .push_str(&describe_access(settings, &explained.scopes));
+        self.document["token"] = json!({ "header": explained.header, "claims": explained.claims });
+        if options.show_token {
+            self.document["token"]["raw"] = json!(access_token);
+        }
+        self.document["scopes"] = json!(explained.scopes);
+        self.document["tools"] = tool_access(settings, &explained.scopes);
+        self.checks.extend(explained.checks);
+        Ok((TokenState::Got(access_token), Some(explained.scopes)))
+    }
 }
 
 /// Header and claims, pretty-printed; never the signature, and the raw

@@ -30,7 +30,14 @@ pub struct Explained {
     pub scopes: BTreeSet<String>,
 }
 
-pub fn explain(client: &Client, settings: &Settings, token: &str) -> Explained {
+/// Takes `token` apart and checks it like the server; `jwks` is the key
+/// set's URL, or why it is unknown.
+pub fn explain(
+    client: &Client,
+    settings: &Settings,
+    jwks: Result<&str, &str>,
+    token: &str,
+) -> Explained {
     let Some((header, claims)) = decode_unverified(token) else {
         return Explained {
             header: None,
@@ -67,7 +74,7 @@ pub fn explain(client: &Client, settings: &Settings, token: &str) -> Explained {
         ),
     });
     let kid = header.get("kid").and_then(Value::as_str);
-    checks.push(signature_check(client, settings, token, algorithm, kid));
+    checks.push(signature_check(client, jwks, token, algorithm, kid));
 
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -110,7 +117,7 @@ fn decode_unverified(token: &str) -> Option<(Value, Value)> {
 
 fn signature_check(
     client: &Client,
-    settings: &Settings,
+    jwks: Result<&str, &str>,
     token: &str,
     algorithm: Option<Algorithm>,
     kid: Option<&str>,
@@ -122,17 +129,21 @@ fn signature_check(
     let Some(kid) = kid else {
         return Check::fail(NAME, "the token has no `kid`: the server cannot pick a key");
     };
-    let set = match fetch_jwks(client, &settings.jwks_url) {
+    let jwks_url = match jwks {
+        Ok(url) => url,
+        Err(why) => return Check::fail(NAME, format!("no key set to check it with: {why}")),
+    };
+    let set = match fetch_jwks(client, jwks_url) {
         Ok(set) => set,
         Err(err) => {
             return Check::fail(
                 NAME,
-                format!("cannot read the JWKS at `{}`: {err:#}", settings.jwks_url),
+                format!("cannot read the JWKS at `{jwks_url}`: {err:#}"),
             );
         }
     };
     let Some(jwk) = set.find(kid) else {
-        return Check::fail(NAME, format!("no key `{kid}` in `{}`", settings.jwks_url));
+        return Check::fail(NAME, format!("no key `{kid}` in `{jwks_url}`"));
     };
     let fits = matches!(
         (&jwk.algorithm, algorithm),
@@ -164,7 +175,7 @@ fn signature_check(
     validation.validate_exp = false;
     validation.validate_aud = false;
     match jsonwebtoken::decode::<Value>(token, &key, &validation) {
-        Ok(_) => Check::pass(NAME, format!("key `{kid}` from {}", settings.jwks_url)),
+        Ok(_) => Check::pass(NAME, format!("key `{kid}` from {jwks_url}")),
         Err(err) => Check::fail(
             NAME,
             format!("the signature does not verify with key `{kid}`: {err}"),
@@ -263,10 +274,9 @@ mod tests {
             provider: &AUTH0,
             issuer: "https://tenant.auth0.com/".into(),
             audience: "https://api.example.com/mcp".into(),
-            jwks_url: "https://tenant.auth0.com/.well-known/jwks.json".into(),
+            jwks_url: None,
             introspection_url: None,
             token_url: None,
-            default_token_url: "https://tenant.auth0.com/oauth/token".into(),
             leeway_secs: 60,
             scopes: vec![],
             tool_scopes: Default::default(),
@@ -281,7 +291,7 @@ mod tests {
     fn failed(checks: &[Check]) -> Vec<(&str, &str)> {
         checks
             .iter()
-            .filter(|check| !check.passed)
+            .filter(|check| check.failed())
             .map(|check| (check.name.as_str(), check.detail.as_str()))
             .collect()
     }
@@ -324,10 +334,10 @@ mod tests {
     #[test]
     fn an_opaque_token_is_explained() {
         let client = http::client(std::time::Duration::from_secs(1)).unwrap();
-        let explained = explain(&client, &settings(), "3JwPaQhQ6mH2yq0PXx2k");
+        let explained = explain(&client, &settings(), Err("unused"), "3JwPaQhQ6mH2yq0PXx2k");
         assert!(explained.header.is_none());
         assert_eq!(explained.checks.len(), 1);
-        assert!(!explained.checks[0].passed);
+        assert!(explained.checks[0].failed());
         assert!(
             explained.checks[0]
                 .detail

@@ -4,8 +4,10 @@
 //! request is bounded by the configured timeout and never retried.
 
 pub mod challenge;
+pub mod discovery;
 pub mod explain;
 pub mod http;
+pub mod issuer;
 pub mod report;
 pub mod server;
 pub mod settings;

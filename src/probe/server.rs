@@ -6,6 +6,8 @@
 //! a correct server refuses them before they run. When the token's scopes
 //! are unknown (an opaque token), no tool is called.
 
+use std::collections::BTreeSet;
+
 use reqwest::{
     StatusCode, Url,
     blocking::{Client, RequestBuilder, Response},
@@ -18,14 +20,21 @@ use super::{challenge, http, report::Check, settings::Settings};
 const PROTOCOL_VERSION: &str = "2025-11-25";
 const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
+/// The token the checks that need one use.
+pub enum Token<'a> {
+    /// A token, and its scopes when they are known (not for opaque tokens).
+    Got {
+        token: &'a str,
+        scopes: Option<&'a BTreeSet<String>>,
+    },
+    /// None could be had (a check before says why): those checks fail.
+    Missing,
+    /// None was asked for, for this reason: those checks are skipped.
+    Skipped(&'a str),
+}
+
 /// Every check, in the order a client meets them.
-pub fn check(
-    client: &Client,
-    settings: &Settings,
-    server: &str,
-    token: Option<&str>,
-    token_scopes: Option<&std::collections::BTreeSet<String>>,
-) -> Vec<Check> {
+pub fn check(client: &Client, settings: &Settings, server: &str, token: Token) -> Vec<Check> {
     let mut checks = Vec::new();
     let url = match http::url("--server", server) {
         Ok(url) => url,
@@ -88,12 +97,31 @@ pub fn check(
         },
     );
 
-    let Some(token) = token else {
-        checks.push(Check::fail("token accepted", "no token to try (see above)"));
-        return checks;
-    };
-    checks.extend(token_checks(&probe, settings, token, token_scopes));
+    match token {
+        Token::Got { token, scopes } => {
+            checks.extend(token_checks(&probe, settings, token, scopes));
+        }
+        Token::Missing => checks.push(Check::fail(ACCEPTED, "no token to try (see above)")),
+        Token::Skipped(why) => {
+            let mut names = vec![ACCEPTED.to_string(), TOOLS_LIST.to_string()];
+            names.extend(
+                settings
+                    .tool_scopes
+                    .iter()
+                    .filter(|(_, needed)| !needed.is_empty())
+                    .map(|(tool, needed)| scope_check_name(tool, needed)),
+            );
+            checks.extend(names.into_iter().map(|name| Check::skip(name, why)));
+        }
+    }
     checks
+}
+
+const ACCEPTED: &str = "token accepted by initialize";
+const TOOLS_LIST: &str = "tools/list with the token";
+
+fn scope_check_name(tool: &str, needed: &[String]) -> String {
+    format!("{tool} without {}: 403", needed.join(" "))
 }
 
 fn metadata_checks(client: &Client, settings: &Settings, url: &Url, server: &str) -> Vec<Check> {
@@ -166,10 +194,10 @@ fn token_checks(
     probe: &Probe,
     settings: &Settings,
     token: &str,
-    token_scopes: Option<&std::collections::BTreeSet<String>>,
+    token_scopes: Option<&BTreeSet<String>>,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
-    let name = "token accepted by initialize";
+    let name = ACCEPTED;
     let session = match probe.post(Some(token), None, &initialize(3)) {
         Err(err) => {
             checks.push(Check::fail(name, err));
@@ -203,7 +231,7 @@ fn token_checks(
     let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
     let _ = probe.post(Some(token), session.as_deref(), &initialized);
 
-    let name = "tools/list with the token";
+    let name = TOOLS_LIST;
     let list = json!({ "jsonrpc": "2.0", "id": 4, "method": "tools/list" });
     checks.push(
         match probe
@@ -228,7 +256,7 @@ fn token_checks(
             continue;
         }
         id += 1;
-        let name = format!("{tool} without {}: 403", needed.join(" "));
+        let name = scope_check_name(tool, needed);
         let call = json!({
             "jsonrpc": "2.0", "id": id, "method": "tools/call",
             "params": { "name": tool, "arguments": {} }

@@ -23,17 +23,17 @@ pub struct Settings {
     /// The exact `iss` the server expects.
     pub issuer: String,
     pub audience: String,
-    /// Where the server gets its keys (`MCP_AUTH_JWKS_URL` or derived);
-    /// empty when its tokens are opaque.
-    pub jwks_url: String,
+    /// Where the server gets its keys without discovery
+    /// (`MCP_AUTH_JWKS_URL`, else the provider's fixed path); `None` when
+    /// they are discovered or its tokens are opaque.
+    pub jwks_url: Option<Known>,
     /// The RFC 7662 endpoint that judges the server's tokens, when they are
     /// opaque (`--token-format introspection`): then no key set is used,
     /// and this tool cannot judge a token itself.
     pub introspection_url: Option<String>,
-    /// Token endpoint override (`MCP_AUTH_TOKEN_URL`); otherwise discovered.
-    pub token_url: Option<String>,
-    /// The provider's token endpoint by its own pattern, if discovery fails.
-    pub default_token_url: String,
+    /// The token endpoint without discovery (`MCP_AUTH_TOKEN_URL`, else
+    /// the provider's pattern); `None` when it is discovered.
+    pub token_url: Option<Known>,
     pub leeway_secs: u64,
     /// The MCP endpoint's public URL (`MCP_RESOURCE_URL`, else the audience).
     pub resource_url: String,
@@ -42,6 +42,22 @@ pub struct Settings {
     /// The client-credentials client, or why there is none (then the checks
     /// that need a token are skipped).
     pub client: Result<ClientCredentials, String>,
+}
+
+/// A URL known without discovery, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    pub url: String,
+    pub from: String,
+}
+
+impl Known {
+    fn new(url: String, from: impl Into<String>) -> Self {
+        Self {
+            url,
+            from: from.into(),
+        }
+    }
 }
 
 /// A confidential client of the issuer, for the client-credentials grant.
@@ -143,21 +159,26 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
             .unwrap_or_else(|| format!("`{INTROSPECTION_URL_VAR}` (not set)"))
     });
     let jwks_url = match &introspection_url {
-        Some(_) => String::new(),
+        Some(_) => None,
         None => env
             .get("MCP_AUTH_JWKS_URL")
-            .or_else(|| provider.jwks_url_for(&issuer))
-            .with_context(|| {
-                format!(
-                    "{} finds its key set by discovery, which auth test does not do yet\nhelp: set `MCP_AUTH_JWKS_URL` to the issuer's `jwks_uri`",
-                    provider.name
-                )
-            })?,
+            .map(|url| Known::new(url, "MCP_AUTH_JWKS_URL"))
+            .or_else(|| {
+                let url = provider.jwks_url_for(&issuer)?;
+                Some(Known::new(url, format!("{}'s key set path", provider.name)))
+            }),
     };
-    let default_token_url = provider
-        .token_url_format
-        .map(|format| format.replace("{location}", domain.trim().trim_end_matches('/')))
-        .unwrap_or_default();
+    let token_url = env
+        .get("MCP_AUTH_TOKEN_URL")
+        .map(|url| Known::new(url, "MCP_AUTH_TOKEN_URL"))
+        .or_else(|| {
+            let format = provider.token_url_format?;
+            let url = format.replace("{location}", domain.trim().trim_end_matches('/'));
+            Some(Known::new(
+                url,
+                format!("{}'s token endpoint", provider.name),
+            ))
+        });
     let leeway_secs = env
         .get("MCP_AUTH_LEEWAY_SECS")
         .and_then(|secs| secs.trim().parse().ok())
@@ -195,7 +216,7 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
             .filter_map(|(name, absent)| absent.then_some(name))
             .collect();
             Err(format!(
-                "{} not set: put the client id and secret of a machine-to-machine application authorized for `{audience}` in the project's `.env` (never in flags or the state file)",
+                "{} not set\nhelp: put the client id and secret of a machine-to-machine application authorized for `{audience}` in the project's `.env` (never in flags or the state file)",
                 missing.join(" and ")
             ))
         }
@@ -211,12 +232,110 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
         audience,
         jwks_url,
         introspection_url,
-        token_url: env.get("MCP_AUTH_TOKEN_URL"),
-        default_token_url,
+        token_url,
         leeway_secs,
         resource_url,
         scopes,
         tool_scopes,
         client,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings(auth: Value, dotenv: &[(&str, &str)]) -> Settings {
+        let env = Environment {
+            dotenv: dotenv
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+        };
+        from_parts(&auth, &env).unwrap()
+    }
+
+    fn urls(settings: &Settings) -> (Option<Known>, Option<Known>) {
+        (settings.jwks_url.clone(), settings.token_url.clone())
+    }
+
+    #[test]
+    fn discovery_providers_leave_key_set_and_token_endpoint_to_discovery() {
+        let oidc = settings(
+            json!({ "provider": "oidc", "domain": "https://id.example.com/", "audience": "api" }),
+            &[],
+        );
+        assert_eq!(oidc.issuer, "https://id.example.com/");
+        assert_eq!(urls(&oidc), (None, None));
+        assert_eq!(
+            oidc.client.unwrap_err(),
+            "OIDC_CLIENT_ID and OIDC_CLIENT_SECRET not set\nhelp: put the client id and secret of a machine-to-machine application authorized for `api` in the project's `.env` (never in flags or the state file)"
+        );
+
+        let dev = settings(
+            json!({ "provider": "dev", "domain": "http://127.0.0.1:9417", "audience": "http://127.0.0.1:8000/mcp" }),
+            &[],
+        );
+        assert_eq!(
+            urls(&dev),
+            (
+                None,
+                Some(Known::new(
+                    "http://127.0.0.1:9417/token".into(),
+                    "Development issuer's token endpoint"
+                ))
+            )
+        );
+    }
+
+    #[test]
+    fn fixed_paths_then_environment_overrides() {
+        let auth = json!({
+            "provider": "keycloak", "domain": "https://kc.example.com/realms/r", "audience": "api"
+        });
+        assert_eq!(
+            urls(&settings(auth.clone(), &[])),
+            (
+                Some(Known::new(
+                    "https://kc.example.com/realms/r/protocol/openid-connect/certs".into(),
+                    "Keycloak's key set path"
+                )),
+                Some(Known::new(
+                    "https://kc.example.com/realms/r/protocol/openid-connect/token".into(),
+                    "Keycloak's token endpoint"
+                ))
+            )
+        );
+        let overridden = settings(
+            auth,
+            &[
+                ("MCP_AUTH_JWKS_URL", "https://keys.example.com/jwks"),
+                ("MCP_AUTH_TOKEN_URL", "https://kc.example.com/token"),
+                ("KEYCLOAK_CLIENT_ID", "id"),
+                ("KEYCLOAK_CLIENT_SECRET", "secret"),
+            ],
+        );
+        assert_eq!(
+            urls(&overridden),
+            (
+                Some(Known::new(
+                    "https://keys.example.com/jwks".into(),
+                    "MCP_AUTH_JWKS_URL"
+                )),
+                Some(Known::new(
+                    "https://kc.example.com/token".into(),
+                    "MCP_AUTH_TOKEN_URL"
+                ))
+            )
+        );
+        assert_eq!(overridden.client.unwrap().secret, "secret");
+
+        let opaque = settings(
+            json!({ "provider": "oidc", "domain": "https://id.example.com/", "audience": "api",
+                    "token_format": "introspection", "introspection_url": "https://id.example.com/introspect" }),
+            &[("MCP_AUTH_JWKS_URL", "https://keys.example.com/jwks")],
+        );
+        assert_eq!(opaque.jwks_url, None);
+    }
 }

@@ -1,15 +1,35 @@
 //! Getting a token from the provider with the client-credentials grant.
 //!
-//! The token endpoint comes from `MCP_AUTH_TOKEN_URL`, else from the
-//! issuer's discovery document (OpenID, then RFC 8414), else from the
-//! provider's own pattern. Errors from the provider are shown as they came,
-//! with a hint at the usual cause.
+//! Where to ask and how the client authenticates are decided in `issuer`.
+//! Errors from the provider are shown as they came, with a hint at the usual
+//! cause.
 
 use anyhow::Context;
 use reqwest::blocking::Client;
 use serde_json::Value;
 
-use super::{http, settings::Settings};
+use super::{
+    http,
+    issuer::{ClientAuth, Issuer},
+    settings::{ClientCredentials, Settings},
+};
+
+/// Where to ask for a token, and how the client authenticates there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub auth: ClientAuth,
+    /// Why this method (for the report).
+    pub why: String,
+}
+
+/// The token endpoint and client authentication of the project's issuer
+/// (reading its metadata when needed); an error says why they are unknown.
+pub fn token_endpoint(client: &Client, settings: &Settings) -> anyhow::Result<Endpoint> {
+    Issuer::resolve(client, settings, true)
+        .endpoint()
+        .map_err(anyhow::Error::msg)
+}
 
 /// A token response, or the provider's refusal.
 pub enum Outcome {
@@ -26,38 +46,44 @@ pub enum Outcome {
     },
 }
 
-/// Where to ask for a token.
-pub fn token_endpoint(client: &Client, settings: &Settings) -> anyhow::Result<String> {
-    if let Some(url) = &settings.token_url {
-        return Ok(url.clone());
+impl Outcome {
+    /// `{endpoint} answered {status} `{error}`: {description}` for a refusal.
+    pub fn refusal(&self) -> Option<String> {
+        let Outcome::Refused {
+            endpoint,
+            status,
+            error,
+            description,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let said = description
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        Some(format!("{endpoint} answered {status} `{error}`{said}"))
     }
-    let issuer = settings.issuer.trim_end_matches('/');
-    for well_known in ["openid-configuration", "oauth-authorization-server"] {
-        let url = format!("{issuer}/.well-known/{well_known}");
-        let document = client
-            .get(http::url("discovery URL", &url)?)
-            .send()
-            .ok()
-            .filter(|response| response.status().is_success())
-            .and_then(|response| response.json::<Value>().ok());
-        if let Some(endpoint) = document
-            .as_ref()
-            .and_then(|doc| doc.get("token_endpoint"))
-            .and_then(Value::as_str)
-        {
-            return Ok(endpoint.to_string());
-        }
-    }
-    Ok(settings.default_token_url.clone())
 }
 
 /// Asks for a client-credentials token for the project's audience.
+/// The client is the project's (a usage error when it has none).
 pub fn request(
     client: &Client,
     settings: &Settings,
-    endpoint: &str,
+    endpoint: &Endpoint,
     scopes: &[String],
 ) -> anyhow::Result<Outcome> {
+    let credentials = settings
+        .client
+        .as_ref()
+        .map_err(|why| crate::resolve::UsageError(why.clone()))?;
+    let Endpoint {
+        url: endpoint,
+        auth: endpoint_auth,
+        ..
+    } = endpoint;
     let url = http::url("token endpoint", endpoint)?;
     let scope = scopes.join(" ");
     let mut form = vec![
@@ -67,15 +93,17 @@ pub fn request(
     if !scope.is_empty() {
         form.push(("scope", &scope));
     }
-    let credentials = settings
-        .client
-        .as_ref()
-        .map_err(|why| crate::resolve::UsageError(why.clone()))?;
-    // client_secret_post, which Auth0 (the only provider so far) accepts.
-    form.push(("client_id", &credentials.id));
-    form.push(("client_secret", &credentials.secret));
-    let response = client
-        .post(url)
+    let mut request = client.post(url);
+    match endpoint_auth {
+        ClientAuth::Basic => {
+            request = request.header(reqwest::header::AUTHORIZATION, basic(credentials));
+        }
+        ClientAuth::Post => {
+            form.push(("client_id", &credentials.id));
+            form.push(("client_secret", &credentials.secret));
+        }
+    }
+    let response = request
         .form(&form)
         .send()
         .with_context(|| format!("cannot reach the token endpoint `{endpoint}`"))?;
@@ -112,6 +140,35 @@ pub fn request(
     })
 }
 
+/// The `Authorization` value of `client_secret_basic`: id and secret each
+/// form-urlencoded first (RFC 6749 section 2.3.1), then joined by `:` and
+/// base64-encoded (RFC 7617).
+fn basic(credentials: &ClientCredentials) -> String {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let pair = format!(
+        "{}:{}",
+        form_urlencode(&credentials.id),
+        form_urlencode(&credentials.secret)
+    );
+    format!("Basic {}", STANDARD.encode(pair))
+}
+
+/// `application/x-www-form-urlencoded` of one value (RFC 6749 appendix B):
+/// letters, digits and `*-._` stay, a space becomes `+`, every other byte of
+/// the UTF-8 text becomes `%XX`.
+fn form_urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                char::from(byte).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
 /// The usual cause of a provider error.
 fn hint(error: &str) -> &'static str {
     match error {
@@ -131,5 +188,25 @@ fn hint(error: &str) -> &'static str {
             "a requested scope is not defined for this API or not granted to this application"
         }
         _ => "see the provider's logs for this client",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_urlencoded_before_base64() {
+        assert_eq!(form_urlencode("a-Z_0.9*"), "a-Z_0.9*");
+        assert_eq!(
+            form_urlencode("s3cret:with spaces&+/é"),
+            "s3cret%3Awith+spaces%26%2B%2F%C3%A9"
+        );
+        let credentials = ClientCredentials {
+            id: "my client".into(),
+            secret: "p:ss".into(),
+        };
+        // base64("my+client:p%3Ass")
+        assert_eq!(basic(&credentials), "Basic bXkrY2xpZW50OnAlM0Fzcw==");
     }
 }

@@ -15,6 +15,11 @@
 //   CLIENT_ID      default "mcp-test-client"
 //   CLIENT_SECRET  default "mcp-test-secret"
 //   TOKEN_FORMAT   "jwt" (default) or "opaque": how tokens for AUDIENCE look
+//   CLIENT_AUTH_METHOD  how the client must authenticate at the token
+//                  endpoint: "client_secret_post" (default; the discovery
+//                  document then lists only it, like an issuer without Basic)
+//                  or "client_secret_basic" (the document lists
+//                  oidc-provider's default methods, Basic and post among them)
 import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 
@@ -25,6 +30,7 @@ const scopes = required('SCOPES');
 const clientId = process.env.CLIENT_ID || 'mcp-test-client';
 const clientSecret = process.env.CLIENT_SECRET || 'mcp-test-secret';
 const tokenFormat = process.env.TOKEN_FORMAT || 'jwt';
+const clientAuthMethod = process.env.CLIENT_AUTH_METHOD || 'client_secret_post';
 
 function required(name) {
   const value = process.env[name];
@@ -49,9 +55,10 @@ server.listen(0, '127.0.0.1', () => {
         grant_types: ['client_credentials'],
         response_types: [],
         redirect_uris: [],
-        token_endpoint_auth_method: 'client_secret_post',
+        token_endpoint_auth_method: clientAuthMethod,
       },
     ],
+    ...(clientAuthMethod === 'client_secret_post' ? { clientAuthMethods: ['client_secret_post'] } : {}),
     jwks: { keys: [signingKey] },
     scopes: ['openid', ...scopes.split(' ')],
     features: {

@@ -22,8 +22,28 @@ pub struct OidcProvider {
 
 impl OidcProvider {
     /// Starts it for `audience` with `scopes` (space-separated);
-    /// `token_format` is `jwt` or `opaque`.
+    /// `token_format` is `jwt` or `opaque`. Its client authenticates with
+    /// `client_secret_post`, the only method its metadata lists.
     pub fn start(audience: &str, scopes: &str, token_format: &str) -> Self {
+        Self::start_with_client(
+            audience,
+            scopes,
+            token_format,
+            "client_secret_post",
+            CLIENT_SECRET,
+        )
+    }
+
+    /// Like [`OidcProvider::start`], with a client that must authenticate
+    /// with `auth_method` (`client_secret_basic`: the metadata then lists
+    /// Basic, post and others) and has `secret`.
+    pub fn start_with_client(
+        audience: &str,
+        scopes: &str,
+        token_format: &str,
+        auth_method: &str,
+        secret: &str,
+    ) -> Self {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
         install(&dir);
         let mut child = Command::new("node")
@@ -33,7 +53,8 @@ impl OidcProvider {
             .env("SCOPES", scopes)
             .env("TOKEN_FORMAT", token_format)
             .env("CLIENT_ID", CLIENT_ID)
-            .env("CLIENT_SECRET", CLIENT_SECRET)
+            .env("CLIENT_SECRET", secret)
+            .env("CLIENT_AUTH_METHOD", auth_method)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
