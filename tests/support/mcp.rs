@@ -1,5 +1,6 @@
-//! A real MCP client (rmcp's streamable HTTP client) with a bearer token.
-//! Every operation is bounded by [`MCP_TIMEOUT`].
+//! A real MCP client (rmcp's streamable HTTP client) with a bearer token,
+//! or with the credentials of rmcp's OAuth client. Every operation is
+//! bounded by [`MCP_TIMEOUT`].
 
 use std::{future::Future, time::Duration};
 
@@ -8,7 +9,8 @@ use rmcp::{
     model::{CallToolRequestParams, CallToolResult, Tool},
     service::RunningService,
     transport::{
-        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+        AuthClient, AuthorizationManager, StreamableHttpClientTransport,
+        streamable_http_client::{StreamableHttpClient, StreamableHttpClientTransportConfig},
     },
 };
 use serde_json::Value;
@@ -32,14 +34,36 @@ impl McpClient {
     /// Connects to `url` sending `Authorization: Bearer <token>` on every
     /// request; `who` names the caller in messages.
     pub async fn connect(url: &str, token: &str, who: &str) -> Result<McpClient, String> {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_max_idle_per_host(0)
-            .build()
-            .map_err(|error| error.to_string())?;
+        let http = http_client()?;
         let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
         let transport = StreamableHttpClientTransport::with_client(http, config);
+        McpClient::start(transport, who).await
+    }
+
+    /// Connects to `url` through rmcp's OAuth client: `manager` holds the
+    /// credentials of a completed authorization, and rmcp's [`AuthClient`]
+    /// sends its access token with every request.
+    pub async fn connect_authorized(
+        url: &str,
+        manager: AuthorizationManager,
+        who: &str,
+    ) -> Result<McpClient, String> {
+        let client = AuthClient::new(http_client()?, manager);
+        let config = StreamableHttpClientTransportConfig::with_uri(url);
+        McpClient::start(
+            StreamableHttpClientTransport::with_client(client, config),
+            who,
+        )
+        .await
+    }
+
+    async fn start<C>(
+        transport: StreamableHttpClientTransport<C>,
+        who: &str,
+    ) -> Result<McpClient, String>
+    where
+        C: StreamableHttpClient + Send + Sync + 'static,
+    {
         let service = bounded(&format!("{who}: connect"), ().serve(transport))
             .await
             .map_err(|error| format!("{who}: connect failed: {error:?}"))?;
@@ -95,6 +119,16 @@ impl McpClient {
             .await
             .unwrap_or_else(|_| panic!("{who}: closing the client timed out"));
     }
+}
+
+/// The HTTP client under rmcp's transport: no proxy, bounded connects.
+pub fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(0)
+        .build()
+        .map_err(|error| error.to_string())
 }
 
 /// The concatenated text contents of a tool result.

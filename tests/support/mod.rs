@@ -4,6 +4,7 @@
 //! Each test crate uses only some of them.
 #![allow(dead_code)]
 
+pub mod dev;
 pub mod http;
 pub mod introspection;
 pub mod issuer;

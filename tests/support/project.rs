@@ -181,11 +181,23 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `binary` in `cwd` with `env`, stdout and stderr going to `log`.
     pub fn spawn(binary: &Path, cwd: &Path, env: &[(&str, String)], log: PathBuf) -> ServerProcess {
+        ServerProcess::spawn_with_args(binary, &[], cwd, env, log)
+    }
+
+    /// Like [`ServerProcess::spawn`], with command-line arguments.
+    pub fn spawn_with_args(
+        binary: &Path,
+        args: &[&str],
+        cwd: &Path,
+        env: &[(&str, String)],
+        log: PathBuf,
+    ) -> ServerProcess {
         let log_file = fs::File::create(&log)
             .unwrap_or_else(|error| panic!("create {}: {error}", log.display()));
         let log_file_2 = log_file.try_clone().expect("clone the log file handle");
         let mut command = Command::new(binary);
         command
+            .args(args)
             .current_dir(cwd)
             .stdin(Stdio::null())
             .stdout(log_file)
