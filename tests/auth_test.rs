@@ -359,6 +359,11 @@ fn missing_client_credentials_are_a_usage_error_naming_the_variables() {
             .starts_with("error: AUTH0_CLIENT_SECRET not set\nhelp: put the client id and secret"),
         "{stderr}"
     );
+    assert!(
+        stderr
+            .ends_with("; without them, `--server URL` still runs the checks that need no token\n"),
+        "{stderr}"
+    );
 }
 
 /// Blanks the client of an Auth0-shaped project (the process environment

@@ -34,7 +34,12 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
     let settings = settings::read(&options.path)?;
     let credentials = match (&settings.client, &options.server) {
         (Ok(credentials), _) => Some(credentials),
-        (Err(why), None) => return Err(crate::resolve::UsageError(why.clone()).into()),
+        (Err(why), None) => {
+            let why = format!(
+                "{why}; without them, `--server URL` still runs the checks that need no token"
+            );
+            return Err(crate::resolve::UsageError(why).into());
+        }
         (Err(_), Some(_)) => None,
     };
     let client = http::client(options.timeout)?;
