@@ -473,6 +473,9 @@ pub fn plan(
     for (file, entries) in [(".env", &real), (".env.example", &placeholders)] {
         let current = read(Path::new(file))?;
         let merged = dotenv::merge_env(current.as_deref(), entries);
+        if file == ".env" {
+            warnings.extend(kept_values(current.as_deref(), entries));
+        }
         let keys = dotenv::added_keys(current.as_deref(), &merged);
         if !keys.is_empty() {
             env_record.insert(file.into(), json!(keys));
@@ -610,6 +613,23 @@ pub(crate) fn recorded_hashes(
         .collect())
 }
 
+/// A warning for each key `.env` already sets to another value than this
+/// run resolved (add-auth never changes a set value): after a change of
+/// provider or URL, the old value would otherwise win silently.
+fn kept_values(current: Option<&str>, entries: &[(&str, &str)]) -> Vec<String> {
+    let set = crate::resolve::dotenv::parse(current.unwrap_or(""));
+    entries
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .filter_map(|(key, value)| {
+            let old = set.get(*key).filter(|old| !old.is_empty() && old != value)?;
+            Some(format!(
+                "`.env` keeps {key}={old} (add-auth never changes a value that is set), but this run resolved `{value}`: edit `.env` if the new value is right"
+            ))
+        })
+        .collect()
+}
+
 pub(crate) fn sha256(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
@@ -628,6 +648,28 @@ pub(crate) fn slash_path(path: &Path) -> String {
 mod tests {
     use super::*;
     use wiring::tests::{EXAMPLE, MERGE, example_mount};
+
+    /// A provider switch (dev to Auth0) leaves the local resource URL in
+    /// `.env`: said, since add-auth does not change it.
+    #[test]
+    fn a_set_env_value_that_differs_from_the_resolved_one_is_warned_about() {
+        let current = "MCP_RESOURCE_URL=http://127.0.0.1:8000/mcp\nAUTH0_CLIENT_ID=\nSAME=x\n";
+        let warnings = kept_values(
+            Some(current),
+            &[
+                ("MCP_RESOURCE_URL", "https://tasks.example.com/mcp"),
+                ("AUTH0_CLIENT_ID", "abc"),
+                ("SAME", "x"),
+                ("NEW", "y"),
+            ],
+        );
+        assert_eq!(
+            warnings,
+            [
+                "`.env` keeps MCP_RESOURCE_URL=http://127.0.0.1:8000/mcp (add-auth never changes a value that is set), but this run resolved `https://tasks.example.com/mcp`: edit `.env` if the new value is right"
+            ]
+        );
+    }
 
     /// rustfmt is started only where the wiring might need laying out: not
     /// for the example's plain wiring, but for an inline chain, a config

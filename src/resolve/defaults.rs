@@ -151,7 +151,7 @@ mod tests {
     use super::*;
     use crate::{
         providers::AUTH0,
-        resolve::testing::{project, tool},
+        resolve::testing::{project, tasks_project, tool},
     };
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -171,7 +171,7 @@ mod tests {
         let none = Answers::default();
         assert_eq!(domain(&AUTH0, &none, &dotenv).unwrap(), "env.auth0.com");
         assert_eq!(
-            audience(&AUTH0, &none, &dotenv).unwrap(),
+            audience(&tasks_project(), &AUTH0, &none, &dotenv).unwrap(),
             "https://env.example.com/mcp"
         );
         assert_eq!(
@@ -188,10 +188,12 @@ mod tests {
         })));
         assert_eq!(domain(&AUTH0, &previous, &dotenv).unwrap(), "old.auth0.com");
         assert_eq!(
-            audience(&AUTH0, &previous, &dotenv).unwrap(),
+            audience(&tasks_project(), &AUTH0, &previous, &dotenv).unwrap(),
             "https://old.example.com/mcp"
         );
-        assert_eq!(provider(&previous), 0);
+        // Auth0 is offered second, after the development issuer.
+        assert_eq!(providers::ALL[provider(&previous)].id, "auth0");
+        assert_eq!(providers::ALL[provider(&Answers::default())].id, "dev");
 
         // A previous run with another provider gives no default for this one.
         let other = Answers::from_state(Some(&json!({

@@ -787,6 +787,7 @@ mod tests {
         Inputs {
             provider: get("provider"),
             domain: get("domain"),
+            issuer: get("issuer"),
             audience: get("audience"),
             resource_url: get("resource-url"),
             scopes: get("scopes").map(|s| validate::split_list(&s)),
@@ -809,6 +810,55 @@ mod tests {
         ("audience", "https://tasks.example.com/mcp/"),
         ("scopes", "read:tasks,write:tasks,delete:tasks"),
     ];
+
+    /// `--provider dev --yes` needs nothing else: the issuer is where `auth
+    /// dev` listens and the audience the endpoint the source binds; without
+    /// a port in the source, 8000 is assumed and a note says so.
+    #[test]
+    fn the_development_issuer_needs_no_answer_but_the_provider() {
+        let project = tasks_project();
+        let answers = flags(&[("provider", "dev")], &[]);
+        let resolution = resolve_noted(&project, &answers, true).unwrap();
+        let resolved = resolution.resolved;
+        assert_eq!(resolved.provider.id, "dev");
+        assert_eq!(resolved.domain, providers::DEV_ISSUER);
+        assert_eq!(resolved.audience, "http://127.0.0.1:8000/mcp");
+        assert_eq!(resolved.resource(), "http://127.0.0.1:8000/mcp");
+        assert!(resolution.notes.is_empty(), "{:?}", resolution.notes);
+
+        let mut elsewhere = tasks_project();
+        elsewhere.listen_port = Some(3000);
+        let answers = flags(
+            &[("provider", "dev"), ("issuer", "http://127.0.0.1:9500")],
+            &[],
+        );
+        let resolved = resolve(&elsewhere, &answers, true).unwrap();
+        assert_eq!(resolved.domain, "http://127.0.0.1:9500");
+        assert_eq!(resolved.audience, "http://127.0.0.1:3000/mcp");
+
+        let mut unknown = tasks_project();
+        unknown.listen_port = None;
+        let resolution =
+            resolve_noted(&unknown, &flags(&[("provider", "dev")], &[]), true).unwrap();
+        assert_eq!(resolution.resolved.audience, "http://127.0.0.1:8000/mcp");
+        assert!(
+            resolution.notes[0].contains("names no port")
+                && resolution.notes[0].contains("--audience"),
+            "{:?}",
+            resolution.notes
+        );
+        // An explicit resource URL is the audience too.
+        let answers = flags(
+            &[
+                ("provider", "dev"),
+                ("resource-url", "http://127.0.0.1:7000/mcp"),
+            ],
+            &[],
+        );
+        let resolution = resolve_noted(&unknown, &answers, true).unwrap();
+        assert_eq!(resolution.resolved.audience, "http://127.0.0.1:7000/mcp");
+        assert!(resolution.notes.is_empty());
+    }
 
     #[test]
     fn yes_accepts_the_proposed_scopes_and_tool_scopes() {
