@@ -85,7 +85,7 @@ impl Flows {
     }
 
     /// Issues a code for `code`.
-    fn issue(&self, code: IssuedCode) -> Result<String, String> {
+    pub fn issue(&self, code: IssuedCode) -> Result<String, String> {
         hold(&self.codes, code, |held| held.expires)
     }
 

@@ -148,7 +148,7 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
         "https" => Err(format!("redirect URI `{uri}` has no host")),
         "http" if is_loopback(&url) => Ok(()),
         "http" => Err(format!(
-            "redirect URI `{uri}` is plain http on a host other than 127.0.0.1, [::1] or localhost: use https"
+            "redirect URI `{uri}` is plain http to a host that is not loopback (127.0.0.1, [::1], localhost): use https"
         )),
         scheme if UNSAFE_SCHEMES.contains(&scheme) => Err(format!(
             "redirect URI `{uri}` has the scheme `{scheme}`, which is not allowed"

@@ -119,7 +119,7 @@ mod tests {
             "{body}"
         );
         assert!(body.contains(r#"value="req&quot;id""#), "{body}");
-        assert!(body.contains("a=1&amp;b=2"), "{body}");
+        assert!(body.contains("a&#x3D;1&amp;b&#x3D;2"), "{body}");
         assert!(body.contains(r#"value="dev-user""#), "{body}");
     }
 

@@ -124,11 +124,16 @@ async fn log(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let response = next.run(request).await;
-    let outcome = response
+    // Outcomes may quote what the client sent: one line, bounded.
+    let outcome: String = response
         .extensions()
         .get::<Outcome>()
         .map(|outcome| outcome.0.as_str())
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     eprintln!("{method} {path} {} {outcome}", response.status().as_u16());
     response
 }

@@ -306,6 +306,100 @@ fn form_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dev::{authorize::IssuedCode, config::Config, server::Dev, store::Store};
+
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn public_client() -> Client {
+        Client {
+            id: "app".into(),
+            name: None,
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            secret: None,
+            auth_method: AuthMethod::None,
+            grant_types: vec![GrantType::AuthorizationCode],
+        }
+    }
+
+    #[test]
+    fn a_code_is_exchanged_once_before_it_expires_with_its_redirect_uri() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (store, _) = Store::open_or_create(dir.path()).unwrap();
+        let config = Config {
+            issuer: "http://127.0.0.1:9417".into(),
+            audience: "http://127.0.0.1:8000/mcp".into(),
+            resource_url: "http://127.0.0.1:8000/mcp".into(),
+            scopes: vec!["read:tasks".into()],
+        };
+        let dev = Dev::new(config, store).unwrap();
+        let issue = |given: bool, expires: Instant| {
+            dev.flows
+                .issue(IssuedCode {
+                    client_id: "app".into(),
+                    redirect_uri: "http://127.0.0.1:5000/cb".into(),
+                    redirect_uri_given: given,
+                    scopes: vec!["read:tasks".into()],
+                    audience: "http://127.0.0.1:8000/mcp".into(),
+                    subject: "dev-user".into(),
+                    code_challenge: CHALLENGE.into(),
+                    expires,
+                })
+                .unwrap()
+        };
+        let params = |code: &str, redirect: Option<&str>| {
+            let mut pairs = vec![
+                ("code".to_string(), code.to_string()),
+                ("code_verifier".to_string(), VERIFIER.to_string()),
+            ];
+            pairs.extend(redirect.map(|uri| ("redirect_uri".to_string(), uri.to_string())));
+            Params(pairs)
+        };
+        let later = Instant::now() + std::time::Duration::from_secs(60);
+        let client = public_client();
+        let describe = |result: Result<Issued, OAuthError>| match result {
+            Ok(issued) => format!("ok {}", issued.subject),
+            Err(err) => format!("{} {}", err.error, err.description),
+        };
+
+        let expired = issue(true, Instant::now());
+        let answer = describe(exchange_code(
+            &dev,
+            &client,
+            &params(&expired, Some("http://127.0.0.1:5000/cb")),
+            &[],
+        ));
+        assert!(
+            answer.starts_with("invalid_grant the code expired"),
+            "{answer}"
+        );
+
+        // Named in the request: required at the exchange.
+        let code = issue(true, later);
+        let answer = describe(exchange_code(&dev, &client, &params(&code, None), &[]));
+        assert!(
+            answer.starts_with("invalid_grant redirect_uri is missing"),
+            "{answer}"
+        );
+        // Not named: may be left out.
+        let code = issue(false, later);
+        let answer = describe(exchange_code(&dev, &client, &params(&code, None), &[]));
+        assert_eq!(answer, "ok dev-user");
+        let answer = describe(exchange_code(&dev, &client, &params(&code, None), &[]));
+        assert!(
+            answer.starts_with("invalid_grant the code is unknown"),
+            "{answer}"
+        );
+        // Another resource than the one granted.
+        let code = issue(false, later);
+        let answer = describe(exchange_code(
+            &dev,
+            &client,
+            &params(&code, None),
+            &["api://other"],
+        ));
+        assert!(answer.starts_with("invalid_target"), "{answer}");
+    }
 
     #[test]
     fn basic_credentials_are_form_decoded() {
