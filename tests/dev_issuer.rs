@@ -796,11 +796,13 @@ fn refusals_say_why_and_what_to_run() {
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("help: to move the issuer, run `mcp-builder add-auth --path {path} --provider dev --issuer http://127.0.0.1:{other_port}`")),
+        stderr.contains(&format!(
+            "help: to move the issuer, set `MCP_DEV_ISSUER=http://127.0.0.1:{other_port}` in `{path}/.env`"
+        )),
         "{stderr}"
     );
 
-    // The port is taken.
+    // The port is taken (the help is followed in the SIGINT test).
     let taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     let (code, _, stderr) = auth_dev(&["--path", path]);
     assert_eq!(code, Some(1), "{stderr}");
@@ -827,7 +829,7 @@ fn refusals_say_why_and_what_to_run() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("help: mcp-builder add-auth --path"),
+        stderr.contains("help: set `MCP_DEV_ISSUER=http://127.0.0.1:9417` in"),
         "{stderr}"
     );
 
@@ -863,16 +865,33 @@ impl Drop for Child {
 #[test]
 fn sigint_stops_it_cleanly_and_the_key_is_kept() {
     let dir = TempDir::new().unwrap();
-    let url = format!("http://127.0.0.1:{}", free_port());
+    let mut url = format!("http://127.0.0.1:{}", free_port());
     let project = dev_project(dir.path(), &url);
     let mut banners = Vec::new();
     let mut keys = Vec::new();
     for run in 0..2 {
+        if run == 1 {
+            // Moving the issuer as `--port`'s refusal says.
+            let port = free_port().to_string();
+            let path = project.to_str().unwrap();
+            let (code, _, stderr) = auth_dev(&["--path", path, "--port", &port]);
+            assert_eq!(code, Some(2), "{stderr}");
+            let moved = format!("http://127.0.0.1:{port}");
+            let line = format!("MCP_DEV_ISSUER={moved}");
+            assert!(stderr.contains(&format!("set `{line}` in")), "{stderr}");
+            let env = project.join(".env");
+            let text = std::fs::read_to_string(&env).unwrap();
+            let edited = text.replace(&format!("MCP_DEV_ISSUER={url}"), &line);
+            assert_ne!(text, edited, "{text}");
+            std::fs::write(&env, edited).unwrap();
+            url = moved;
+        }
         let stdout_path = dir.path().join(format!("stdout-{run}"));
         let mut child = Child(
             Command::new(env!("CARGO_BIN_EXE_mcp-builder"))
                 .args(["auth", "dev", "--path"])
                 .arg(&project)
+                .args(["--port", url.rsplit(':').next().unwrap()])
                 .stdin(Stdio::null())
                 .stdout(std::fs::File::create(&stdout_path).unwrap())
                 .stderr(Stdio::null())

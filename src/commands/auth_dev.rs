@@ -51,9 +51,8 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
             Ok(listener) => listener,
             Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => {
                 anyhow::bail!(
-                    "port {port} on 127.0.0.1 is taken: another program (perhaps another `mcp-builder auth dev`) listens there\nhelp: stop it, or move the issuer to a free port: `mcp-builder add-auth --path {} --provider dev --issuer http://127.0.0.1:N`, then `mcp-builder auth dev --path {}`",
-                    root.display(),
-                    root.display()
+                    "port {port} on 127.0.0.1 is taken: another program (perhaps another `mcp-builder auth dev`) listens there\nhelp: stop it, or move the issuer to a free port: {}",
+                    move_issuer(root, "N")
                 );
             }
             Err(err) => {
@@ -82,23 +81,42 @@ fn port(settings: &Settings, asked: Option<u16>, root: &Path) -> anyhow::Result<
         .into());
     }
     let issuer = &settings.issuer;
+    let default_port = providers::DEV_ISSUER.rsplit(':').next().unwrap_or("9417");
     let port = issuer_port(issuer).map_err(|why| {
         UsageError(format!(
-            "the project's issuer `{issuer}` (`{}`) {why}: auth dev serves on 127.0.0.1 only, and its tokens must carry the issuer the server trusts\nhelp: mcp-builder add-auth --path {} --provider dev --issuer {}",
-            dev.domain_var,
-            root.display(),
-            providers::DEV_ISSUER
+            "the project's issuer `{issuer}` {why}: auth dev serves on 127.0.0.1 only, and its tokens must carry the issuer the server trusts\nhelp: {}",
+            move_issuer(root, default_port)
         ))
     })?;
     match asked {
         Some(asked) if asked != port => Err(UsageError(format!(
-            "--port {asked} differs from the port of the project's issuer `{issuer}`: tokens would carry an `iss` its server does not trust\nhelp: to move the issuer, run `mcp-builder add-auth --path {} --provider dev --issuer http://127.0.0.1:{asked}`, then `mcp-builder auth dev --path {}`",
-            root.display(),
-            root.display()
+            "--port {asked} differs from the port of the project's issuer `{issuer}`: tokens would carry an `iss` its server does not trust\nhelp: to move the issuer, {}",
+            move_issuer(root, &asked.to_string())
         ))
         .into()),
         _ => Ok(port),
     }
+}
+
+/// How to move the project's issuer to `port`: the issuer URL is read from
+/// `.env` (or the environment) by the server and by `auth dev` alike, and
+/// add-auth never changes a value set there.
+fn move_issuer(root: &Path, port: &str) -> String {
+    let var = providers::DEV.domain_var;
+    let env = root.join(".env");
+    let mut help = format!(
+        "set `{var}=http://127.0.0.1:{port}` in `{}` (the server reads it too: restart it), then run `mcp-builder auth dev --path {}`",
+        env.display(),
+        root.display()
+    );
+    for overriding in ["MCP_AUTH_ISSUER", var] {
+        if std::env::var_os(overriding).is_some() {
+            help.push_str(&format!(
+                "; `{overriding}` is set in this shell and overrides `.env`: unset it"
+            ));
+        }
+    }
+    help
 }
 
 /// The port of an issuer URL `auth dev` can serve, or why it cannot.
