@@ -123,6 +123,9 @@ pub const DEPENDENCIES: &[Dependency] = &[
     // jsonwebtoken's `aws_lc_rs` backend, so it costs no extra compilation.
     dep("aws-lc-rs", "1", true, &[]),
     dep("dotenvy", "0.15", true, &[]),
+    // `Frame`, to stream a trimmed `tools/list` answer (`listing.rs`); part
+    // of axum already.
+    dep("http-body", "1", true, &[]),
     // The audit records' RFC 3339 time; tiny, no dependencies of its own.
     dep("humantime", "2", true, &[]),
     // Exactly one crypto backend; aws-lc is the one reqwest's rustls uses

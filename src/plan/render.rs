@@ -35,6 +35,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("discovery.rs"),
     template!("introspection.rs"),
     template!("jwks.rs"),
+    template!("listing.rs"),
     template!("metadata.rs"),
     template!("middleware.rs"),
     template!("policy.rs"),
@@ -167,6 +168,7 @@ pub fn auth_module(
         "host_check": site.host_check,
         "allowed_lints": site.allowed_lints.join(", "),
         "scopes_supported": rust_const("SCOPES_SUPPORTED", "&[&str]", &scopes),
+        "filter_lists": true,
         "tool_scopes": rust_const("TOOL_SCOPES", "&[(&str, &[&str])]", &tool_scope_items(resolved)),
     });
 
