@@ -44,6 +44,30 @@ pub enum AuthCommand {
     /// Print an access token for the project (only the token, on stdout).
     #[command(after_help = AUTH_TOKEN_HELP)]
     Token(AuthTokenArgs),
+    /// Check the project against the security checklist: each item PASS, WARN
+    /// or FAIL, with the file and line where it applies.
+    #[command(after_help = AUTH_DOCTOR_HELP)]
+    Doctor(AuthDoctorArgs),
+}
+
+const AUTH_DOCTOR_HELP: &str = "\
+Reads the project's files only (mcp-builder.json, .env, Cargo.toml, the sources, the generated
+module) and asks git whether .env is ignored; it sends no request and changes nothing.
+
+  mcp-builder auth doctor --path .
+  mcp-builder auth doctor --path . --json
+
+Exit codes: 0 nothing failed (warnings do not fail), 1 an item failed, 2 usage error.";
+
+#[derive(Debug, Args)]
+pub struct AuthDoctorArgs {
+    /// The project protected by add-auth (holds mcp-builder.json).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub path: PathBuf,
+
+    /// Print one JSON document on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const AUTH_DEV_HELP: &str = "\

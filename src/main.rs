@@ -8,6 +8,7 @@ mod apply;
 mod cli;
 mod commands;
 mod dev;
+mod doctor;
 mod inspect;
 mod plan;
 mod probe;
@@ -44,6 +45,12 @@ fn main() -> ExitCode {
                 scopes: args.scopes,
                 sub: args.sub,
                 timeout: std::time::Duration::from_secs(args.timeout),
+            })
+        }
+        cli::Command::Auth(cli::AuthCommand::Doctor(args)) => {
+            commands::auth_doctor::run(commands::auth_doctor::Options {
+                path: args.path,
+                json: args.json,
             })
         }
         cli::Command::Auth(cli::AuthCommand::Test(args)) => {

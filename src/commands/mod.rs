@@ -2,6 +2,7 @@
 
 pub mod add_auth;
 pub mod auth_dev;
+pub mod auth_doctor;
 pub mod auth_test;
 pub mod auth_token;
 pub mod remove;

@@ -1,5 +1,6 @@
-//! Results of `auth test`: named checks that pass, fail or were skipped
-//! (with a reason each), as a table for people or JSON for machines.
+//! Results of `auth test` and `auth doctor`: named checks that pass, warn,
+//! fail or were skipped (with a reason each), as a table for people or JSON
+//! for machines.
 
 use serde::{Serialize, Serializer, ser::SerializeStruct};
 
@@ -11,6 +12,9 @@ pub enum Status {
     /// Not run, because something it needs is missing (said in the detail);
     /// a skipped check does not fail the run.
     Skip,
+    /// Ran and found something to look at that is not a failure: a warning
+    /// does not fail the run either.
+    Warn,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +51,14 @@ impl Check {
         }
     }
 
+    pub fn warn(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            status: Status::Warn,
+            detail: detail.into(),
+        }
+    }
+
     pub fn passed(&self) -> bool {
         self.status == Status::Pass
     }
@@ -60,13 +72,14 @@ impl Check {
     }
 }
 
-/// `{"name", "status": "pass"|"fail"|"skip", "passed", "skipped", "detail"}`.
+/// `{"name", "status": "pass"|"fail"|"skip"|"warn", "passed", "skipped", "detail"}`.
 impl Serialize for Check {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let status = match self.status {
             Status::Pass => "pass",
             Status::Fail => "fail",
             Status::Skip => "skip",
+            Status::Warn => "warn",
         };
         let mut check = serializer.serialize_struct("Check", 5)?;
         check.serialize_field("name", &self.name)?;
@@ -78,7 +91,7 @@ impl Serialize for Check {
     }
 }
 
-/// The checks as aligned `PASS`/`FAIL`/`SKIP` lines.
+/// The checks as aligned `PASS`/`FAIL`/`SKIP`/`WARN` lines.
 pub fn table(checks: &[Check]) -> String {
     let width = checks
         .iter()
@@ -92,6 +105,7 @@ pub fn table(checks: &[Check]) -> String {
                 Status::Pass => "PASS",
                 Status::Fail => "FAIL",
                 Status::Skip => "SKIP",
+                Status::Warn => "WARN",
             };
             format!("  {mark}  {:<width$}  {}\n", check.name, check.detail)
         })

@@ -69,23 +69,7 @@ pub struct ClientCredentials {
 
 /// Reads the state file and the environment of the project at `root`.
 pub fn read(root: &Path) -> anyhow::Result<Settings> {
-    let state_path = root.join(STATE_FILE);
-    let text = match std::fs::read_to_string(&state_path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(UsageError(format!(
-                "`{}` has no `{STATE_FILE}`: auth test works on a project protected by add-auth\nhelp: run `mcp-builder add-auth` there first",
-                root.display()
-            ))
-            .into());
-        }
-        Err(err) => {
-            return Err(err).with_context(|| format!("cannot read `{}`", state_path.display()));
-        }
-    };
-    let auth = state::read_auth_state(&text)?.with_context(|| {
-        format!("`{STATE_FILE}` has no `auth` section\nhelp: run `mcp-builder add-auth` first")
-    })?;
+    let (_, auth) = read_state(root, "auth test")?;
     let env = Environment::of(root)?;
     let mut settings = from_parts(&auth, &env)?;
     if settings.provider.id == providers::DEV.id && settings.client.is_err() {
@@ -97,6 +81,29 @@ pub fn read(root: &Path) -> anyhow::Result<Settings> {
         });
     }
     Ok(settings)
+}
+
+/// The text of the state file of the project at `root` and its `auth`
+/// section; a usage error, naming `command`, when there is no state file.
+pub fn read_state(root: &Path, command: &str) -> anyhow::Result<(String, Value)> {
+    let state_path = root.join(STATE_FILE);
+    let text = match std::fs::read_to_string(&state_path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(UsageError(format!(
+                "`{}` has no `{STATE_FILE}`: {command} works on a project protected by add-auth\nhelp: run `mcp-builder add-auth` there first",
+                root.display()
+            ))
+            .into());
+        }
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot read `{}`", state_path.display()));
+        }
+    };
+    let auth = state::read_auth_state(&text)?.with_context(|| {
+        format!("`{STATE_FILE}` has no `auth` section\nhelp: run `mcp-builder add-auth` first")
+    })?;
+    Ok((text, auth))
 }
 
 /// The process environment over the project's `.env`.
