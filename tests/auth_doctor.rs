@@ -350,6 +350,27 @@ fn one_scope_for_every_tool_warns() {
 }
 
 #[test]
+fn a_challenge_for_every_scope_warns() {
+    let dir = protected();
+    let path = dir.path().join("mcp-builder.json");
+    let state = fs::read_to_string(&path).unwrap().replacen(
+        "\"provider\": \"auth0\",",
+        "\"provider\": \"auth0\",\n    \"challenge_scopes\": [\"read:tasks\", \"write:tasks\", \"delete:tasks\"],",
+        1,
+    );
+    fs::write(&path, state).unwrap();
+    let (code, document) = doctor(dir.path());
+    assert_eq!(code, 0);
+    let catalogue = Expected {
+        status: "warn",
+        file: "mcp-builder.json",
+        line: Some("\"challenge_scopes\""),
+        says: "a 401 challenge asks for every scope",
+    };
+    assert_only(dir.path(), &document, "scopes-granular", catalogue);
+}
+
+#[test]
 fn an_edited_generated_file_warns_and_a_deleted_one_fails() {
     let dir = protected();
     append(dir.path(), "src/auth/caller.rs", "// a local change\n");

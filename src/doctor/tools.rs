@@ -10,6 +10,7 @@ use std::{
 use syn::{spanned::Spanned, visit::Visit};
 
 use super::{Finding, Location, Project};
+use crate::probe::report::Status;
 
 const MAPPED: &str = "tools-mapped";
 const GRANULAR: &str = "scopes-granular";
@@ -41,6 +42,13 @@ pub fn check(project: &Project) -> Vec<Finding> {
         .and_then(|text| super::text::line_where(text, |line| line.contains("TOOL_SCOPES:")));
     let mut findings = mapped(project, policy, &entries, table_line);
     findings.extend(granular(policy, &entries, table_line));
+    if let Some(index) = findings
+        .iter()
+        .position(|finding| finding.id == GRANULAR && finding.status == Status::Pass)
+        && let Some(warning) = full_challenge(project)
+    {
+        findings[index] = warning;
+    }
     findings
 }
 
@@ -179,6 +187,24 @@ fn granular(policy: &str, entries: &[Entry], table_line: Option<usize>) -> Vec<F
         );
     }
     findings
+}
+
+/// A warning when the state's `challenge_scopes` (absent: the default, the
+/// read-only tools' scopes) asks every client for the whole catalogue.
+fn full_challenge(project: &Project) -> Option<Finding> {
+    let strings = |key: &str| -> Option<BTreeSet<&str>> {
+        let items = project.auth.get(key)?.as_array()?;
+        Some(items.iter().filter_map(|item| item.as_str()).collect())
+    };
+    let asked = strings("challenge_scopes")?;
+    let catalogue = strings("scopes")?;
+    (catalogue.len() > 1 && catalogue.is_subset(&asked)).then(|| {
+        Finding::warn(GRANULAR, format!(
+            "a 401 challenge asks for every scope ({}): name only the scopes for basic use in `challenge_scopes`",
+            catalogue.into_iter().collect::<Vec<_>>().join(" ")
+        ))
+        .at(project.state_location("challenge_scopes"))
+    })
 }
 
 /// The entries of the `TOOL_SCOPES` constant: each tuple whose first item
