@@ -447,6 +447,45 @@ fn a_jwt_secret_in_a_committed_file_fails() {
 }
 
 #[test]
+fn the_legacy_supabase_shared_secret_warns() {
+    let dir = protected_with(&[
+        "--provider",
+        "supabase",
+        "--project-ref",
+        "abcdefghijklmnop",
+        "--supabase-jwt-secret-env",
+        "SUPABASE_JWT_SECRET",
+        "--resource-url",
+        "https://tasks.example.com/mcp",
+        "--yes",
+    ]);
+    let secret = "SUPABASE_JWT_SECRET=0123456789abcdef0123456789abcdef\n";
+    append(dir.path(), ".env", secret);
+    let (code, document) = doctor(dir.path());
+    assert_eq!(code, 0, "{document:#}");
+    let legacy = Expected {
+        status: "warn",
+        file: ".env",
+        line: Some("SUPABASE_JWT_SECRET="),
+        says: "legacy Supabase shared-secret mode",
+    };
+    assert_only(dir.path(), &document, "keys", legacy);
+
+    append(dir.path(), ".env.example", secret);
+    let (code, document) = doctor(dir.path());
+    assert_eq!(code, 1);
+    let found = findings(&document, "keys");
+    assert_eq!(found.len(), 2, "{document:#}");
+    let committed = Expected {
+        status: "fail",
+        file: ".env.example",
+        line: Some("SUPABASE_JWT_SECRET=0"),
+        says: "`SUPABASE_JWT_SECRET` holds a token-verification secret",
+    };
+    assert_finding(dir.path(), found[0], committed);
+}
+
+#[test]
 fn audit_records_thrown_away_or_no_longer_written_fail() {
     let dir = protected();
     append(dir.path(), ".env", "MCP_AUTH_AUDIT_LOG=/dev/null\n");
