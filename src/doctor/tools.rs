@@ -124,10 +124,10 @@ fn mapped(
         findings.push(
             Finding::pass(
                 MAPPED,
-                format!(
-                    "all {} tools have scopes in `TOOL_SCOPES`",
-                    project_found.tools.len()
-                ),
+                match project_found.tools.len() {
+                    1 => "the one tool has scopes in `TOOL_SCOPES`".to_string(),
+                    count => format!("all {count} tools have scopes in `TOOL_SCOPES`"),
+                },
             )
             .at(Location::line(policy, table_line)),
         );

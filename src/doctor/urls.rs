@@ -33,13 +33,12 @@ pub fn http_on_loopback_only(project: &Project) -> Vec<Finding> {
         }
     }
     if findings.is_empty() {
-        findings.push(
-            Finding::pass(
-                HTTP,
-                format!("the {urls} URLs in `.env` are https:// or loopback"),
-            )
-            .at(Location::file(DOTENV)),
-        );
+        let detail = match urls {
+            0 => "no URL in `.env`".to_string(),
+            1 => "the URL in `.env` is https:// or loopback".to_string(),
+            _ => format!("the {urls} URLs in `.env` are https:// or loopback"),
+        };
+        findings.push(Finding::pass(HTTP, detail).at(Location::file(DOTENV)));
     }
     findings
 }
