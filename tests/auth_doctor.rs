@@ -376,11 +376,13 @@ fn an_edited_generated_file_warns_and_a_deleted_one_fails() {
     append(dir.path(), "src/auth/caller.rs", "// a local change\n");
     let (code, document) = doctor(dir.path());
     assert_eq!(code, 0, "an edit is listed, not failed");
+    let last = line_of(dir.path(), "src/auth/caller.rs", "// a local change");
+    let says = format!("was edited since add-auth wrote it, at line {last}:");
     let edited = || Expected {
         status: "warn",
         file: "src/auth/caller.rs",
-        line: None,
-        says: "was edited since add-auth wrote it",
+        line: Some("// a local change"),
+        says: &says,
     };
     assert_only(dir.path(), &document, "generated", edited());
 

@@ -1,6 +1,7 @@
 //! What the checks read of a protected project, read once: the state file
 //! `mcp-builder.json`, the provider it names, `.env` (with line numbers)
-//! under the process environment, and the generated files it records.
+//! under the process environment, the generated files it records, and what
+//! inspection finds in the package now.
 
 use std::{
     collections::BTreeMap,
@@ -12,6 +13,7 @@ use serde_json::Value;
 
 use super::{Location, text};
 use crate::{
+    inspect,
     plan::{STATE_FILE, recorded_hashes},
     probe::settings,
     providers::{self, Provider},
@@ -36,6 +38,9 @@ pub struct Project {
     /// The generated files (relative paths) and the hash of what add-auth
     /// wrote to each.
     pub generated: BTreeMap<String, String>,
+    /// The package as add-auth's inspection sees it now, or why it cannot
+    /// (the error's first line).
+    pub inspected: Result<inspect::Project, String>,
 }
 
 /// A setting's value and where it was set: a line of `.env`, or `None`
@@ -56,7 +61,12 @@ impl Project {
             .and_then(providers::find);
         let generated = recorded_hashes(&state_text)?;
         let dotenv_text = read_optional(&root.join(DOTENV))?.unwrap_or_default();
+        let inspected = inspect::inspect_with(root, &Default::default()).map_err(|err| {
+            let text = format!("{err:#}");
+            text.lines().next().unwrap_or_default().to_string()
+        });
         Ok(Self {
+            inspected,
             root: root.to_path_buf(),
             dotenv: dotenv::parse(&dotenv_text),
             dotenv_text,

@@ -58,14 +58,12 @@ fn mapped(
     entries: &[Entry],
     table_line: Option<usize>,
 ) -> Vec<Finding> {
-    let project_found = match crate::inspect::inspect_with(&project.root, &Default::default()) {
+    let project_found = match &project.inspected {
         Ok(found) => found,
-        Err(err) => {
-            let first = format!("{err:#}");
-            let first = first.lines().next().unwrap_or_default().to_string();
+        Err(why) => {
             return vec![Finding::fail(
                 MAPPED,
-                format!("cannot list the project's tools: {first}"),
+                format!("cannot list the project's tools: {why}"),
             )];
         }
     };
