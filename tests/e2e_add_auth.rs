@@ -174,6 +174,14 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
             ],
             "`MCP_AUTH_ISSUER` uses http:// for a host that is not loopback",
         ),
+        (
+            vec![
+                ("AUTH0_DOMAIN", DOMAIN),
+                ("AUTH0_AUDIENCE", AUDIENCE),
+                ("MCP_ALLOWED_ORIGINS", "https://app.example/"),
+            ],
+            "`MCP_ALLOWED_ORIGINS`: `https://app.example/` is not an origin",
+        ),
     ];
     for (env, expected) in refusals {
         early_failures.extend(refuses_to_start(
@@ -193,18 +201,18 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
         &server_binary,
         &project,
         &[
-            ("TASKS_ADDR", format!("127.0.0.1:{port}")),
-            ("AUTH0_DOMAIN", DOMAIN.to_string()),
-            ("AUTH0_AUDIENCE", AUDIENCE.to_string()),
-            ("MCP_RESOURCE_URL", mcp_url.clone()),
-            ("MCP_AUTH_ISSUER", issuer.issuer_url()),
-            ("MCP_AUTH_JWKS_URL", issuer.jwks_url()),
-            // Audit records to a file of their own, the checks read it.
-            (
-                "MCP_AUTH_AUDIT_LOG",
-                audit_log.to_string_lossy().into_owned(),
-            ),
-        ],
+            server_env(port, &issuer),
+            vec![
+                // The page whose CORS requests are checked may call.
+                ("MCP_ALLOWED_ORIGINS", BROWSER_ORIGIN.to_string()),
+                // Audit records to a file of their own, the checks read it.
+                (
+                    "MCP_AUTH_AUDIT_LOG",
+                    audit_log.to_string_lossy().into_owned(),
+                ),
+            ],
+        ]
+        .concat(),
         workspace.path().join("server.log"),
     );
     server
@@ -243,6 +251,111 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
         failures.join("\n\n")
     );
     drop(server);
+}
+
+// ---------------------------------------------------------------------------
+// The start-up check (issue 19, item 5).
+// ---------------------------------------------------------------------------
+
+/// A tool added to the example after add-auth ran (and not added to the
+/// scope map) is named at start-up, and needs every scope; with
+/// `MCP_AUTH_STRICT_TOOLS=true` the server refuses to start. The project is
+/// renamed so that its binary cannot replace the main test's in the shared
+/// target dir; its dependencies are the example's, already built there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_missing_from_the_scope_map_is_caught_at_start_up() {
+    let workspace = tempfile::TempDir::new().expect("temp dir");
+    let project = workspace.path().join("tasks-server");
+    let target_dir = this_crate_target_dir().join("e2e-projects");
+    let binary = tokio::task::block_in_place(|| {
+        copy_project(Path::new(EXAMPLE), &project);
+        run_add_auth(&project);
+        let edit = |file: &str, before: &str, after: &str| {
+            let path = project.join(file);
+            let text = std::fs::read_to_string(&path).expect("read the project file");
+            assert_eq!(text.matches(before).count(), 1, "{before:?} in {file}");
+            std::fs::write(&path, text.replacen(before, after, 1)).expect("write the project file");
+        };
+        edit(
+            "Cargo.toml",
+            "name = \"tasks-server\"",
+            "name = \"tasks-server-added-tool\"",
+        );
+        edit(
+            "src/tasks.rs",
+            "    #[tool(\n        name = \"search-tasks\",",
+            "    #[tool(name = \"export-tasks\", description = \"Export every task\")]\n    \
+             fn export_tasks(&self) -> String {\n        String::new()\n    }\n\n    \
+             #[tool(\n        name = \"search-tasks\",",
+        );
+        cargo(&project, &target_dir, &["build"], Duration::from_secs(1200));
+        target_dir
+            .join("debug")
+            .join(exe("tasks-server-added-tool"))
+    });
+
+    let issuer = Issuer::start();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mcp_url = format!("{base}/mcp");
+    let mut env = server_env(port, &issuer);
+    env.push(("NO_COLOR", "1".to_string()));
+    let mut server = ServerProcess::spawn(
+        &binary,
+        workspace.path(),
+        &env,
+        workspace.path().join("server.log"),
+    );
+    server
+        .wait_healthy(&format!("{base}/health"), Duration::from_secs(30))
+        .await;
+    // The tool is callable with every scope only.
+    let raw = RawMcp::new(&mcp_url);
+    let all = issuer.token(&issuer.claims_for("alice", ALL_SCOPES_STR, AUDIENCE));
+    let session = raw.open_session(&all).await;
+    let export = tools_call_body(2, "export-tasks", json!({}));
+    let reply = raw.send(Some(&all), Some(&session), &export).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+    let read = issuer.token(&issuer.claims_for("alice", "read:tasks", AUDIENCE));
+    let reply = raw.send(Some(&read), Some(&session), &export).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.describe());
+    // The tool calls waited for the check: its result is in the log.
+    let log = server.log();
+    let named = "the tool `export-tasks` has no entry in the scope map (`TOOL_SCOPES` in \
+                 `src/auth/policy.rs`): until it has one, calling it needs every scope \
+                 (read:tasks write:tasks delete:tasks)";
+    assert!(log.contains(named), "expected `{named}` in the log:\n{log}");
+    drop(server);
+
+    // Strict: the server stops with the message, before serving.
+    let output = std::process::Command::new(&binary)
+        .current_dir(workspace.path())
+        .env_clear()
+        .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
+        .env("MCP_AUTH_STRICT_TOOLS", "true")
+        .output()
+        .expect("run the server with MCP_AUTH_STRICT_TOOLS=true");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let refusal = "error: cannot start the MCP endpoint: tools without an entry in the scope map \
+                   (`TOOL_SCOPES` in `src/auth/policy.rs`): `export-tasks`";
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(refusal),
+        "expected `{refusal}` in:\n{stderr}"
+    );
+}
+
+/// The protected example's settings for a server on `port` that trusts
+/// `issuer`.
+fn server_env(port: u16, issuer: &Issuer) -> Vec<(&'static str, String)> {
+    vec![
+        ("TASKS_ADDR", format!("127.0.0.1:{port}")),
+        ("AUTH0_DOMAIN", DOMAIN.to_string()),
+        ("AUTH0_AUDIENCE", AUDIENCE.to_string()),
+        ("MCP_RESOURCE_URL", format!("http://127.0.0.1:{port}/mcp")),
+        ("MCP_AUTH_ISSUER", issuer.issuer_url()),
+        ("MCP_AUTH_JWKS_URL", issuer.jwks_url()),
+    ]
 }
 
 fn exe(name: &str) -> String {

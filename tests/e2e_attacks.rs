@@ -49,9 +49,12 @@ use support::{
 const DOMAIN: &str = "tasks-test.auth0.com";
 const AUDIENCE: &str = "https://tasks.example.com/mcp";
 const ALL_SCOPES: &str = "read:tasks write:tasks delete:tasks";
-/// The origin of a browser page. Every request of these tests carries it
-/// (but one), so every answer must be readable by the page.
+/// The origin of a browser page, in the servers' `MCP_ALLOWED_ORIGINS`.
+/// Every request of these tests carries it (but those of the `origin:`
+/// rows and one more), so every answer must be readable by the page.
 const PAGE_ORIGIN: &str = "https://app.example";
+/// A page the servers do not allow.
+const EVIL_ORIGIN: &str = "https://evil.example";
 
 // ---------------------------------------------------------------------------
 // Building the protected example once per test binary.
@@ -160,6 +163,7 @@ async fn start_server(issuer_url: &str, jwks_url: &str, extra: &[(&str, &str)]) 
         ("MCP_RESOURCE_URL", mcp_url.clone()),
         ("MCP_AUTH_ISSUER", issuer_url.to_string()),
         ("MCP_AUTH_JWKS_URL", jwks_url.to_string()),
+        ("MCP_ALLOWED_ORIGINS", PAGE_ORIGIN.to_string()),
         ("RUST_LOG", "info".to_string()),
     ];
     env.extend(extra.iter().map(|(name, value)| (*name, value.to_string())));
@@ -204,6 +208,9 @@ enum Expect {
     Unavailable,
     /// This status, no challenge.
     Plain(StatusCode),
+    /// 403 for an origin not in the allow-list: no challenge, and nothing
+    /// that lets the page read it.
+    ForbiddenOrigin,
 }
 
 /// Collected contract violations.
@@ -242,6 +249,7 @@ impl Checks {
             Expect::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Expect::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Expect::Plain(status) => status,
+            Expect::ForbiddenOrigin => StatusCode::FORBIDDEN,
         };
         self.check(reply.status == status, || {
             format!(
@@ -264,7 +272,7 @@ impl Checks {
             ]
         };
         let expected_params = match expect {
-            Expect::Ok | Expect::Unavailable | Expect::Plain(_) => None,
+            Expect::Ok | Expect::Unavailable | Expect::Plain(_) | Expect::ForbiddenOrigin => None,
             Expect::NoToken => Some(vec![
                 ("resource_metadata", self.metadata_url.clone()),
                 ("scope", ALL_SCOPES.to_string()),
@@ -301,6 +309,32 @@ impl Checks {
                 )
             });
         }
+        if expect == Expect::ForbiddenOrigin {
+            self.check(
+                reply.header_opt("access-control-allow-origin").is_none(),
+                || {
+                    format!(
+                        "{what}: a refused origin must not be let read the answer\n{}",
+                        reply.describe()
+                    )
+                },
+            );
+            return;
+        }
+        let vary = reply
+            .header_opt("vary")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        self.check(
+            reply.header_opt("access-control-allow-origin") == Some(PAGE_ORIGIN)
+                && vary.split(',').any(|name| name.trim() == "origin"),
+            || {
+                format!(
+                    "{what}: expected Access-Control-Allow-Origin: {PAGE_ORIGIN} and Vary: Origin\n{}",
+                    reply.describe()
+                )
+            },
+        );
         let exposed = reply
             .header_opt("access-control-expose-headers")
             .unwrap_or_default()
@@ -965,6 +999,63 @@ fn matrix(m: &mut Matrix<'_>) {
         &[&valid],
     );
 
+    // --- origins (MCP_ALLOWED_ORIGINS lists PAGE_ORIGIN only) -------------
+    // Refused before any token check: no challenge, with or without a token.
+    for (origin, token) in [
+        (EVIL_ORIGIN, None),
+        (EVIL_ORIGIN, Some(valid.as_str())),
+        ("null", Some(valid.as_str())),
+        ("https://app.example:8443", Some(valid.as_str())),
+        ("http://app.example", Some(valid.as_str())),
+        ("https://app.example.evil.example", None),
+    ] {
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        let request = m
+            .initialize(authorization.as_deref())
+            .header(ORIGIN, origin);
+        let with = if token.is_some() {
+            "valid token"
+        } else {
+            "no token"
+        };
+        let name = format!("origin: `{origin}`, {with} (403, no challenge)");
+        m.add(&name, request, Expect::ForbiddenOrigin, &[&valid]);
+    }
+    let request = raw
+        .post(Some(&valid), Some(&session), &search(24))
+        .header(ORIGIN, EVIL_ORIGIN);
+    m.add(
+        "origin: evil page on alice's session with her token: tools/call",
+        request,
+        Expect::ForbiddenOrigin,
+        &[&valid],
+    );
+    let request = raw
+        .http
+        .post(format!("{}?access_token={valid}", m.server.mcp_url))
+        .header(ACCEPT, "application/json, text/event-stream")
+        .header(CONTENT_TYPE, "application/json")
+        .header(ORIGIN, EVIL_ORIGIN)
+        .body(body.clone());
+    m.add(
+        "origin: evil page, token in the query string (the origin decides first)",
+        request,
+        Expect::ForbiddenOrigin,
+        &[&valid],
+    );
+    m.token(
+        "origin: the allowed page, valid token (control; CORS echo)",
+        &valid,
+        Expect::Ok,
+    );
+    let request = m.initialize(None);
+    m.add(
+        "origin: the allowed page, no token (challenge readable by the page)",
+        request,
+        Expect::NoToken,
+        &[],
+    );
+
     // --- bodies ------------------------------------------------------------
     for (name, token, expect) in [
         (
@@ -1022,36 +1113,8 @@ async fn attack_matrix() {
         });
     }
 
-    // A CORS preflight is answered without a challenge.
-    let reply = Reply::fetch(
-        server
-            .raw
-            .http
-            .request(Method::OPTIONS, &server.mcp_url)
-            .header(ORIGIN, PAGE_ORIGIN)
-            .header("access-control-request-method", "POST")
-            .header(
-                "access-control-request-headers",
-                "authorization, content-type, mcp-name",
-            ),
-    )
-    .await;
-    checks.check(
-        reply.status == StatusCode::NO_CONTENT
-            && reply.header_opt("www-authenticate").is_none()
-            && reply.header_opt("access-control-allow-origin") == Some("*")
-            && reply
-                .header_opt("access-control-allow-headers")
-                .is_some_and(|allowed| {
-                    allowed.contains("authorization") && allowed.contains("mcp-name")
-                }),
-        || {
-            format!(
-                "CORS preflight: expected 204 without a challenge\n{}",
-                reply.describe()
-            )
-        },
-    );
+    challenge_scopes_and_menu(&checks, &server).await;
+    origin_checks(&checks, &server).await;
 
     // A client that is not a browser page sends no Origin: the same
     // challenge, without CORS headers it would not read.
@@ -1134,6 +1197,89 @@ async fn attack_matrix() {
         "the server log contains a token".to_string()
     });
     checks.finish("attack matrix");
+}
+
+/// Preflights and the metadata's CORS, by origin (the `origin:` rows of the
+/// matrix are the other requests).
+async fn origin_checks(checks: &Checks, server: &Server) {
+    let preflight = |origin: &str, headers: &str| {
+        server
+            .raw
+            .http
+            .request(Method::OPTIONS, &server.mcp_url)
+            .header(ORIGIN, origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", headers)
+    };
+    // An allowed page's preflight is answered without a challenge, its
+    // origin and requested headers echoed.
+    let requested = "authorization, content-type, mcp-session-id, mcp-protocol-version, \
+                     last-event-id, mcp-method, mcp-name";
+    let reply = Reply::fetch(preflight(PAGE_ORIGIN, requested)).await;
+    checks.check(
+        reply.status == StatusCode::NO_CONTENT
+            && reply.header_opt("www-authenticate").is_none()
+            && reply.header_opt("access-control-allow-origin") == Some(PAGE_ORIGIN)
+            && reply.header_opt("vary") == Some("Origin")
+            && reply.header_opt("access-control-allow-headers") == Some(requested)
+            && reply
+                .header_opt("access-control-allow-methods")
+                .is_some_and(|methods| methods.contains("POST") && methods.contains("DELETE")),
+        || {
+            format!(
+                "CORS preflight from {PAGE_ORIGIN}: expected 204 echoing the origin and headers, without a challenge\n{}",
+                reply.describe()
+            )
+        },
+    );
+    // A header no MCP client sends is not echoed: the allowed ones are listed.
+    let reply = Reply::fetch(preflight(PAGE_ORIGIN, "authorization, x-not-mcp")).await;
+    checks.check(
+        reply.status == StatusCode::NO_CONTENT
+            && reply
+                .header_opt("access-control-allow-headers")
+                .is_some_and(|allowed| {
+                    !allowed.contains("x-not-mcp") && allowed.contains("mcp-name")
+                }),
+        || {
+            format!(
+                "CORS preflight asking for x-not-mcp: expected the allowed headers only\n{}",
+                reply.describe()
+            )
+        },
+    );
+    // Another page's preflight, or `null`'s, is refused.
+    for origin in [EVIL_ORIGIN, "null"] {
+        let reply = Reply::fetch(preflight(origin, "authorization")).await;
+        checks.check(
+            reply.status == StatusCode::FORBIDDEN
+                && reply.header_opt("www-authenticate").is_none()
+                && reply.header_opt("access-control-allow-origin").is_none(),
+            || {
+                format!(
+                    "CORS preflight from {origin}: expected 403 without CORS headers\n{}",
+                    reply.describe()
+                )
+            },
+        );
+    }
+    // The metadata stays public, for any page.
+    let reply = Reply::fetch(
+        client()
+            .get(&server.metadata_url)
+            .header(ORIGIN, EVIL_ORIGIN),
+    )
+    .await;
+    checks.check(
+        reply.status == StatusCode::OK
+            && reply.header_opt("access-control-allow-origin") == Some("*"),
+        || {
+            format!(
+                "metadata from {EVIL_ORIGIN}: expected 200 with Access-Control-Allow-Origin: *\n{}",
+                reply.describe()
+            )
+        },
+    );
 }
 
 /// A raw HTTP/1.1 exchange with the server (see [`raw_exchange`]).
@@ -1371,6 +1517,55 @@ async fn status_with(server: &Server, token: &str) -> StatusCode {
         .send(Some(token), None, &initialize_body(1))
         .await
         .status
+}
+
+/// Spec item 29 (`Origin` validated where browsers reach the server;
+/// transport: 403 for a present, invalid `Origin`): without
+/// `MCP_ALLOWED_ORIGINS` only the resource URL's own origin is allowed,
+/// compared exactly, before any token check.
+#[tokio::test(flavor = "multi_thread")]
+async fn origin_allow_list_defaults_to_the_resource_origin() {
+    let issuer = Issuer::start();
+    let extra = [("MCP_ALLOWED_ORIGINS", "")];
+    let server = start_server(&issuer.issuer_url(), &issuer.jwks_url(), &extra).await;
+    let checks = Checks::new(&server);
+    let own = server.mcp_url.trim_end_matches("/mcp").to_string();
+    let token = issuer.token(&issuer.claims_for("alice", ALL_SCOPES, AUDIENCE));
+    let initialize = |origin: &str, token: Option<&str>| {
+        server
+            .raw
+            .post(token, None, &initialize_body(1))
+            .header(ORIGIN, origin)
+    };
+    let reply = Reply::fetch(initialize(&own, None)).await;
+    checks.check(
+        reply.status == StatusCode::UNAUTHORIZED
+            && reply.header_opt("www-authenticate").is_some()
+            && reply.header_opt("access-control-allow-origin") == Some(own.as_str())
+            && reply.header_opt("vary") == Some("Origin"),
+        || {
+            format!(
+                "the resource's own origin {own}: expected the 401 challenge, readable by the page\n{}",
+                reply.describe()
+            )
+        },
+    );
+    let reply = Reply::fetch(initialize(&own, Some(&token))).await;
+    checks.check(reply.status == StatusCode::OK, || {
+        format!(
+            "the resource's own origin with a token\n{}",
+            reply.describe()
+        )
+    });
+    let localhost = own.replace("127.0.0.1", "localhost");
+    for origin in [PAGE_ORIGIN, localhost.as_str(), "null"] {
+        for carried in [None, Some(token.as_str())] {
+            let reply = Reply::fetch(initialize(origin, carried)).await;
+            let what = format!("origin {origin}, token: {}", carried.is_some());
+            checks.expect(&what, &reply, Expect::ForbiddenOrigin, &[&token]);
+        }
+    }
+    checks.finish("origin allow-list by default");
 }
 
 #[tokio::test(flavor = "multi_thread")]

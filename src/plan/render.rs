@@ -40,6 +40,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("middleware.rs"),
     template!("policy.rs"),
     template!("provider.rs"),
+    template!("startup.rs"),
     template!("testing.rs"),
     template!("verify.rs"),
 ];
@@ -606,6 +607,8 @@ mod tests {
         assert!(checked["mod.rs"].contains("config.allowed_hosts.push(host.to_string());"));
         // rmcp before 1.4 has no `allowed_hosts`: the module must not name it.
         assert!(!unchecked["mod.rs"].contains("allowed_hosts"));
+        assert!(checked["startup.rs"].contains(".allowed_hosts"));
+        assert!(!unchecked["startup.rs"].contains("allowed_hosts"));
         assert!(unchecked["mod.rs"].contains(
             "    pub fn server_config(&self, config: StreamableHttpServerConfig) -> StreamableHttpServerConfig {\n"
         ));
@@ -614,7 +617,7 @@ mod tests {
             .copied()
             .filter(|name| checked[name] != unchecked[name])
             .collect();
-        assert_eq!(differing, ["mod.rs"]);
+        assert_eq!(differing, ["mod.rs", "startup.rs"]);
     }
 
     /// The stricter lints a project sets for its own code are allowed in
