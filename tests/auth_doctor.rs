@@ -10,7 +10,7 @@ use std::{fs, path::Path, process::Command as Process};
 
 use assert_cmd::Command;
 use serde_json::Value;
-use support::project::{EXAMPLE, EXAMPLE_FLAGS, copy_project, run_add_auth};
+use support::project::{EXAMPLE, EXAMPLE_FLAGS, copy_project, run_add_auth, tree};
 use tempfile::TempDir;
 
 /// Settings a developer's shell might export, which would override `.env`.
@@ -374,7 +374,9 @@ fn a_challenge_for_every_scope_warns() {
 fn an_edited_generated_file_warns_and_a_deleted_one_fails() {
     let dir = protected();
     append(dir.path(), "src/auth/caller.rs", "// a local change\n");
+    let before = tree(dir.path());
     let (code, document) = doctor(dir.path());
+    assert!(tree(dir.path()) == before, "auth doctor changed a file");
     assert_eq!(code, 0, "an edit is listed, not failed");
     let last = line_of(dir.path(), "src/auth/caller.rs", "// a local change");
     let says = format!("was edited since add-auth wrote it, at line {last}:");
