@@ -77,7 +77,13 @@ fn doctor(dir: &Path) -> (i32, Value) {
 
 /// Runs `auth doctor` with `args`: exit code, stdout, stderr.
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    run_with(dir, args, &[])
+}
+
+/// [`run`] with variables set in its environment.
+fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut command = Command::cargo_bin("mcp-builder").unwrap();
+    command.envs(env.iter().copied());
     command
         .args(["auth", "doctor", "--path"])
         .arg(dir)
@@ -433,6 +439,24 @@ fn a_private_key_in_dotenv_fails() {
         says: "a private key (PEM)",
     };
     assert_only(dir.path(), &document, "keys", pem);
+}
+
+#[test]
+fn a_private_key_in_the_environment_fails() {
+    let dir = protected();
+    append(dir.path(), ".env.example", "MCP_AUTH_SIGNING_KEY=\n");
+    let pem = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBYr\n-----END EC PRIVATE KEY-----";
+    let (code, stdout, _) = run_with(dir.path(), &["--json"], &[("MCP_AUTH_SIGNING_KEY", pem)]);
+    assert_eq!(code, 1);
+    let document: Value = serde_json::from_str(&stdout).unwrap();
+    let found = only(&document, "keys");
+    assert_eq!(found["status"], "fail");
+    assert_eq!(found["file"], Value::Null);
+    let detail = found["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`MCP_AUTH_SIGNING_KEY` holds a private key"),
+        "{detail}"
+    );
 }
 
 #[test]

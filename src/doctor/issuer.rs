@@ -82,6 +82,7 @@ pub fn keys(project: &Project) -> Vec<Finding> {
             }
         }
     }
+    findings.extend(keys_in_environment(project));
     if let Some(var) = legacy_var {
         let at = match dotenv_line(&project.dotenv_text, var) {
             Some(line) => Location::line(DOTENV, Some(line)),
@@ -99,6 +100,30 @@ pub fn keys(project: &Project) -> Vec<Finding> {
         findings.push(Finding::pass(KEYS, detail).at(at));
     }
     findings
+}
+
+/// A private key in the process environment, under a name the project's
+/// `.env` or `.env.example` uses (the server would read it from there).
+fn keys_in_environment(project: &Project) -> Vec<Finding> {
+    let example = project.file(".env.example").unwrap_or_default();
+    let names: std::collections::BTreeSet<&str> = project
+        .dotenv_text
+        .lines()
+        .chain(example.lines())
+        .filter_map(dotenv_key)
+        .collect();
+    names
+        .into_iter()
+        .filter(|name| {
+            std::env::var(name)
+                .is_ok_and(|value| value.lines().any(|line| pem_begin(line) == Some(true)))
+        })
+        .map(|name| {
+            Finding::fail(KEYS, format!(
+                "the environment variable `{name}` holds a private key (PEM): tokens must be verified with the issuer's key set (JWKS), never with a key the server holds"
+            ))
+        })
+        .collect()
 }
 
 /// Where the server gets the keys that verify tokens, said in a line.
