@@ -216,6 +216,8 @@ mcp-builder.json:
   [tool_scopes]
   search-tasks = \"read:tasks\"
   create-task = [\"write:tasks\"]
+  [scope_implies]          # {} turns the hierarchy off
+  \"delete:tasks\" = [\"write:tasks\", \"read:tasks\"]
 
 After writing, add-auth runs `cargo check` on the package (--no-verify skips it); when the
 project no longer compiles it shows the first errors and exits 1, keeping the changes
@@ -307,6 +309,17 @@ pub struct AddAuthArgs {
     /// Scope(s) a tool needs, e.g. create-task=write:tasks (repeatable).
     #[arg(long = "tool-scope", value_name = "TOOL=SCOPE[,SCOPE]")]
     pub tool_scopes: Vec<String>,
+
+    /// Scope hierarchy: SCOPE grants the scopes after `=` too, e.g.
+    /// delete:tasks=write:tasks,read:tasks (repeatable); `none` turns it off
+    /// [proposed with --yes: delete > write > read of a resource, admin > all].
+    #[arg(long = "scope-implies", value_name = "SCOPE=SCOPE[,SCOPE]|none")]
+    pub scope_implies: Vec<String>,
+
+    /// Scopes a 401 challenge asks for, comma-separated [default: those of
+    /// the read-only tools; the metadata still lists every scope].
+    #[arg(long, value_name = "SCOPE,...", value_delimiter = ',')]
+    pub challenge_scopes: Option<Vec<String>>,
 
     /// Answers from a TOML or JSON file (any subset; flags win over it).
     #[arg(long, value_name = "FILE")]

@@ -47,6 +47,8 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         jwt_secret_env: args.supabase_jwt_secret_env,
         token_format: args.token_format,
         introspection_url: args.introspection_url,
+        scope_implies: args.scope_implies,
+        challenge_scopes: args.challenge_scopes,
     }
     .answers()?;
     let from_file = match &args.answers {
@@ -74,6 +76,9 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     let preview_only = args.dry_run && !args.yes && !interactive;
     let resolution = resolve::resolve_noted(&project, &answers, args.yes || preview_only)?;
     for note in &resolution.notes {
+        eprintln!("note: {note}");
+    }
+    if let (true, Some(note)) = (args.dry_run, &resolution.hierarchy_note) {
         eprintln!("note: {note}");
     }
     if preview_only && resolution.proposed {

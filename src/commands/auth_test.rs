@@ -304,7 +304,7 @@ fn tool_access(settings: &settings::Settings, scopes: &BTreeSet<String>) -> Valu
     let (callable, denied): (Vec<_>, Vec<_>) = settings
         .tool_scopes
         .iter()
-        .partition(|(_, needed)| needed.iter().all(|scope| scopes.contains(scope)));
+        .partition(|(_, needed)| settings.grants(scopes, needed));
     json!({
         "callable": callable.iter().map(|(tool, _)| tool).collect::<Vec<_>>(),
         "denied": denied.iter().map(|(tool, _)| tool).collect::<Vec<_>>(),

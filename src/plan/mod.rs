@@ -549,7 +549,14 @@ pub fn auth_state(resolved: &Resolved) -> Value {
         "audience": resolved.audience,
         "scopes": resolved.scopes,
         "tool_scopes": resolved.tool_scopes,
+        // Always recorded, empty too: a re-run keeps a hierarchy turned off.
+        "scope_implies": resolved.scope_implies,
+        "filter_lists": resolved.filter_lists,
     });
+    // Only when given: the default follows the tools at every run.
+    if resolved.challenge_scopes_given {
+        auth["challenge_scopes"] = json!(resolved.challenge_scopes);
+    }
     if let Some(url) = &resolved.resource_url {
         auth["resource_url"] = json!(url);
     }

@@ -99,11 +99,7 @@ pub fn auth_module(
     // The output is Rust, not HTML; every inserted value was validated.
     handlebars.register_escape_fn(handlebars::no_escape);
 
-    let scopes: Vec<String> = resolved
-        .scopes
-        .iter()
-        .map(|scope| rust_str(scope))
-        .collect();
+    let scopes = rust_strs(&resolved.scopes);
     let provider = resolved.provider;
     let options = &resolved.options;
     let introspection = options.introspection().is_some();
@@ -169,8 +165,10 @@ pub fn auth_module(
         "host_check": site.host_check,
         "allowed_lints": site.allowed_lints.join(", "),
         "scopes_supported": rust_const("SCOPES_SUPPORTED", "&[&str]", &scopes),
-        "filter_lists": true,
-        "tool_scopes": rust_const("TOOL_SCOPES", "&[(&str, &[&str])]", &tool_scope_items(resolved)),
+        "filter_lists": resolved.filter_lists,
+        "tool_scopes": rust_const("TOOL_SCOPES", "&[(&str, &[&str])]", &pair_items(&resolved.tool_scopes)),
+        "scope_implies": rust_const("SCOPE_IMPLIES", "&[(&str, &[&str])]", &pair_items(&resolved.scope_implies)),
+        "challenge_scopes": rust_const("CHALLENGE_SCOPES", "&[&str]", &rust_strs(&resolved.challenge_scopes)),
     });
 
     TEMPLATES
@@ -185,15 +183,16 @@ pub fn auth_module(
         .collect()
 }
 
-fn tool_scope_items(resolved: &Resolved) -> Vec<String> {
-    resolved
-        .tool_scopes
-        .iter()
-        .map(|(tool, scopes)| {
-            let scopes: Vec<String> = scopes.iter().map(|scope| rust_str(scope)).collect();
-            format!("({}, &[{}])", rust_str(tool), scopes.join(", "))
-        })
+/// `(name, &[scopes])` items of a map from names to scopes.
+fn pair_items(map: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    map.iter()
+        .map(|(name, scopes)| format!("({}, &[{}])", rust_str(name), rust_strs(scopes).join(", ")))
         .collect()
+}
+
+/// Rust string literals.
+fn rust_strs(values: &[String]) -> Vec<String> {
+    values.iter().map(|value| rust_str(value)).collect()
 }
 
 /// `pub const NAME: Option<&str> = ...;` as rustfmt lays it out.
@@ -311,12 +310,13 @@ mod tests {
     use crate::{providers::AUTH0, resolve::ProviderOptions};
 
     fn resolved(scopes: &[&str], tools: &[(&str, &[&str])]) -> Resolved {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
         Resolved {
             provider: &AUTH0,
             domain: "tasks-test.auth0.com".into(),
             audience: "https://tasks.example.com/mcp".into(),
             resource_url: None,
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            scopes: scopes.clone(),
             tool_scopes: tools
                 .iter()
                 .map(|(tool, scopes)| {
@@ -327,6 +327,10 @@ mod tests {
                 })
                 .collect::<BTreeMap<_, _>>(),
             options: Default::default(),
+            scope_implies: crate::resolve::hierarchy::propose(&scopes),
+            challenge_scopes: scopes[..1].to_vec(),
+            challenge_scopes_given: false,
+            filter_lists: true,
         }
     }
 
@@ -451,6 +455,56 @@ mod tests {
     fn rendered_policy_and_provider_for_the_example() {
         let module = auth_module(&example(), &Site::default()).unwrap();
         insta::assert_snapshot!("policy.rs", module["policy.rs"]);
+    }
+
+    /// The hierarchy and the challenge scopes are constants of `policy.rs`
+    /// only: an empty hierarchy is an empty table, an admin scope's
+    /// implications are listed with the others.
+    #[test]
+    fn the_hierarchy_and_the_challenge_scopes_are_policy_constants() {
+        let none = Resolved {
+            scope_implies: BTreeMap::new(),
+            challenge_scopes: vec!["write:tasks".into(), "read:tasks".into()],
+            ..example()
+        };
+        let module = auth_module(&none, &Site::default()).unwrap();
+        let policy = &module["policy.rs"];
+        assert!(policy.contains("\npub const SCOPE_IMPLIES: &[(&str, &[&str])] = &[];\n"));
+        assert!(policy.contains(
+            "\npub const CHALLENGE_SCOPES: &[&str] = &[\"write:tasks\", \"read:tasks\"];\n"
+        ));
+        let example = auth_module(&example(), &Site::default()).unwrap();
+        let differing: Vec<&str> = module
+            .keys()
+            .copied()
+            .filter(|name| module[name] != example[name])
+            .collect();
+        assert_eq!(differing, ["policy.rs"]);
+        let admin = resolved(&["read", "write", "admin"], &[("get", &["read"])]);
+        let module = auth_module(&admin, &Site::default()).unwrap();
+        assert!(module["policy.rs"].contains(
+            "pub const SCOPE_IMPLIES: &[(&str, &[&str])] = &[\n    (\"admin\", &[\"read\", \"write\"]),\n    (\"write\", &[\"read\"]),\n];\n"
+        ));
+    }
+
+    /// `auth.filter_lists` is one constant of `policy.rs`; `listing.rs`, the
+    /// code it turns off, is the same either way.
+    #[test]
+    fn filtered_listings_can_be_turned_off_in_policy() {
+        let on = auth_module(&example(), &Site::default()).unwrap();
+        assert!(on["policy.rs"].contains("\npub const FILTER_LISTS: bool = true;\n"));
+        let off = Resolved {
+            filter_lists: false,
+            ..example()
+        };
+        let off = auth_module(&off, &Site::default()).unwrap();
+        assert!(off["policy.rs"].contains("\npub const FILTER_LISTS: bool = false;\n"));
+        let differing: Vec<&str> = on
+            .keys()
+            .copied()
+            .filter(|name| on[name] != off[name])
+            .collect();
+        assert_eq!(differing, ["policy.rs"]);
     }
 
     /// What differs between providers is all in `provider.rs`: one snapshot

@@ -280,6 +280,7 @@ mod tests {
             leeway_secs: 60,
             scopes: vec![],
             tool_scopes: Default::default(),
+            scope_implies: Default::default(),
             resource_url: "https://api.example.com/mcp".into(),
             client: Ok(super::super::settings::ClientCredentials {
                 id: "id".into(),

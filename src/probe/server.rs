@@ -252,7 +252,7 @@ fn token_checks(
     };
     let mut id = 10;
     for (tool, needed) in &settings.tool_scopes {
-        if needed.iter().all(|scope| token_scopes.contains(scope)) {
+        if settings.grants(token_scopes, needed) {
             continue;
         }
         id += 1;

@@ -39,6 +39,8 @@ pub struct Settings {
     pub resource_url: String,
     pub scopes: Vec<String>,
     pub tool_scopes: BTreeMap<String, Vec<String>>,
+    /// The scope hierarchy the server honours (`auth.scope_implies`).
+    pub scope_implies: BTreeMap<String, Vec<String>>,
     /// The client-credentials client, or why there is none (then the checks
     /// that need a token are skipped).
     pub client: Result<ClientCredentials, String>,
@@ -208,6 +210,13 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
         .flatten()
         .map(|(tool, scopes)| (tool.clone(), strings(scopes)))
         .collect();
+    let scope_implies = auth
+        .get("scope_implies")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(scope, implied)| (scope.clone(), strings(implied)))
+        .collect();
 
     let client = match (
         env.get(provider.client_id_var),
@@ -244,8 +253,18 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
         resource_url,
         scopes,
         tool_scopes,
+        scope_implies,
         client,
     })
+}
+
+impl Settings {
+    /// Whether a token with `scopes` may call a tool that needs `needed`,
+    /// as the server decides: with the scopes they imply.
+    pub fn grants(&self, scopes: &std::collections::BTreeSet<String>, needed: &[String]) -> bool {
+        let granted = crate::resolve::hierarchy::expand(scopes, &self.scope_implies);
+        needed.iter().all(|scope| granted.contains(scope))
+    }
 }
 
 #[cfg(test)]

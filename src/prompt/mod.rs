@@ -33,6 +33,7 @@ use crate::{
     providers::{self, AudienceCheck, Location, Provider},
     resolve::{
         Answers, Given, Resolved, Source, defaults,
+        hierarchy::{self, Hierarchy},
         propose::assess,
         validate::{self, Invalid},
     },
@@ -309,6 +310,9 @@ pub fn ask(
     // 4. A scope for each tool.
     asked.tool_scopes = ask_tool_scopes(&term, &theme, project, &scopes, given, previous)?;
 
+    // 5. The scope hierarchy.
+    asked.scope_implies = ask_hierarchy(&term, &theme, &scopes, given, previous)?;
+
     // What the dialog does not ask (provider options such as the token
     // format) stays as the last run recorded it, for the same provider.
     let mut answers = asked.or(given.clone());
@@ -432,6 +436,92 @@ fn ask_tool_scopes(
         .into_iter()
         .map(|(tool, list)| (tool, Given::new(list, Source::Dialog)))
         .collect())
+}
+
+/// Shows the proposed scope hierarchy ([`hierarchy::propose`]) and lets the
+/// user accept it (Enter), edit it, or have none. Not asked when the flags
+/// or the answers file gave it (`None`), nor on a re-run with the scopes the
+/// previous run recorded its hierarchy for (kept, and said).
+fn ask_hierarchy(
+    term: &Term,
+    theme: &ColorfulTheme,
+    scopes: &[String],
+    given: &Answers,
+    previous: &Answers,
+) -> anyhow::Result<Option<Given<Hierarchy>>> {
+    if let Some(fixed) = &given.scope_implies {
+        let from = fixed.source.name("--scope-implies", "scope_implies");
+        term.write_line(&format!(
+            "  Scope hierarchy: {} (from {from})",
+            hierarchy::describe(&fixed.value)
+        ))?;
+        return Ok(None);
+    }
+    let dialog = |map: Hierarchy| Ok(Some(Given::new(map, Source::Dialog)));
+    if scopes.len() < 2 {
+        return dialog(Hierarchy::new());
+    }
+    if let (Some(recorded), Some(recorded_scopes)) = (&previous.scope_implies, &previous.scopes)
+        && recorded_scopes.value == scopes
+    {
+        term.write_line(&format!(
+            "  Scope hierarchy: {} (from {})",
+            hierarchy::describe(&hierarchy::fit(&recorded.value, scopes)),
+            recorded.source.name("--scope-implies", "scope_implies")
+        ))?;
+        return Ok(Some(recorded.clone()));
+    }
+    let mut picked = hierarchy::propose(scopes);
+    let width = scopes.iter().map(String::len).max().unwrap_or(0);
+    loop {
+        term.write_line("  Scope hierarchy (a broader scope grants the narrower ones too):")?;
+        if picked.is_empty() {
+            term.write_line("    none: each scope grants only itself")?;
+        }
+        for (scope, implied) in &picked {
+            term.write_line(&format!(
+                "    {scope:width$}  implies  {}",
+                implied.join(", ")
+            ))?;
+        }
+        let choice = answered(
+            Select::with_theme(theme)
+                .with_prompt("Scope hierarchy")
+                .items(["Accept", "Edit", "None (each scope grants only itself)"])
+                .default(0)
+                .interact_on(term),
+        )?;
+        match choice {
+            0 => return dialog(picked),
+            2 => return dialog(Hierarchy::new()),
+            _ => {}
+        }
+        let mut edited = Hierarchy::new();
+        for scope in scopes {
+            let others: Vec<&String> = scopes.iter().filter(|other| *other != scope).collect();
+            let checked: Vec<bool> = others
+                .iter()
+                .map(|other| picked.get(scope).is_some_and(|list| list.contains(other)))
+                .collect();
+            let chosen = answered(
+                MultiSelect::with_theme(theme)
+                    .with_prompt(format!(
+                        "Scopes `{scope}` implies (space toggles, enter accepts)"
+                    ))
+                    .items(&others)
+                    .defaults(&checked)
+                    .interact_on(term),
+            )?;
+            if !chosen.is_empty() {
+                let list = chosen.into_iter().map(|i| others[i].clone()).collect();
+                edited.insert(scope.clone(), list);
+            }
+        }
+        match hierarchy::check(&edited, scopes, "the scopes") {
+            Ok(checked) => picked = checked,
+            Err(invalid) => term.write_line(&format!("  {invalid}"))?,
+        }
+    }
 }
 
 /// Shows what the run will do and asks for the go-ahead; `false` means the

@@ -51,6 +51,22 @@ pub fn render(project: &Project, resolved: &Resolved, plan: &Plan, force: bool) 
     for (tool, scopes) in &resolved.tool_scopes {
         rows.push(("tool", format!("{tool} -> {}", scopes.join(", "))));
     }
+    if resolved.scope_implies.is_empty() {
+        rows.push(("hierarchy", "none (each scope grants only itself)".into()));
+    }
+    for (scope, implied) in &resolved.scope_implies {
+        rows.push((
+            "hierarchy",
+            format!("{scope} implies {}", implied.join(", ")),
+        ));
+    }
+    rows.push((
+        "challenge",
+        format!(
+            "{} (what a 401 asks for)",
+            resolved.challenge_scopes.join(", ")
+        ),
+    ));
     // Files grouped by what happens to them, in the plan's order.
     let mut files: Vec<(&str, String)> = plan
         .changes
@@ -229,6 +245,13 @@ mod tests {
                 ("search-tasks".to_string(), vec!["read:tasks".to_string()]),
             ]),
             options: Default::default(),
+            scope_implies: BTreeMap::from([(
+                "write:tasks".to_string(),
+                vec!["read:tasks".to_string()],
+            )]),
+            challenge_scopes: vec!["read:tasks".into()],
+            challenge_scopes_given: false,
+            filter_lists: true,
         };
         let change = |path: &str, action: FileAction| FileChange {
             path: path.into(),
@@ -277,6 +300,8 @@ add-auth will protect `tasks-server`:
   scopes      read:tasks, write:tasks
   tool        create-task -> write:tasks
               search-tasks -> read:tasks
+  hierarchy   write:tasks implies read:tasks
+  challenge   read:tasks (what a 401 asks for)
   create      src/auth/mod.rs
   update      src/main.rs
               Cargo.toml

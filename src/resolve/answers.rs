@@ -15,7 +15,15 @@
 //!
 //! [tool_scopes]
 //! search-tasks = "read:tasks"                       # or ["read:tasks", ...]
+//!
+//! [scope_implies]                                   # optional; `{}`: none
+//! "delete:tasks" = ["write:tasks", "read:tasks"]     # or "write:tasks,read:tasks"
 //! ```
+//!
+//! `challenge_scopes` (a list) names the scopes a 401 challenge asks for
+//! (default: what the read-only tools need). `scope_implies` is taken
+//! whole: a higher layer's map replaces a lower one's, and an empty one
+//! turns the hierarchy off.
 //!
 //! Provider options take the keys `jwks_uri`, `scope_claim`, `roles_claim`,
 //! `client_ids` (a list), `jwt_secret_env` (the NAME of the variable
@@ -31,7 +39,7 @@ use std::{collections::BTreeMap, fmt, fs, path::Path};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{UsageError, validate};
+use super::{UsageError, hierarchy::Hierarchy, validate};
 use crate::plan::STATE_FILE;
 
 /// Where an answer came from; messages about a bad value name it.
@@ -84,6 +92,12 @@ pub struct Answers {
     pub tool_scopes: BTreeMap<String, Given<Vec<String>>>,
     /// Provider options (flags only; checked by `resolve`).
     pub options: super::ProviderOptions,
+    /// The scope hierarchy, whole (empty: none).
+    pub scope_implies: Option<Given<Hierarchy>>,
+    /// The scopes a 401 challenge names.
+    pub challenge_scopes: Option<Given<Vec<String>>>,
+    /// Listings show each caller only what it may use (default: yes).
+    pub filter_lists: Option<Given<bool>>,
 }
 
 impl Answers {
@@ -96,6 +110,9 @@ impl Answers {
         self.resource_url = self.resource_url.or(lower.resource_url);
         self.scopes = self.scopes.or(lower.scopes);
         self.options = self.options.or(lower.options);
+        self.scope_implies = self.scope_implies.or(lower.scope_implies);
+        self.challenge_scopes = self.challenge_scopes.or(lower.challenge_scopes);
+        self.filter_lists = self.filter_lists.or(lower.filter_lists);
         for (tool, scopes) in lower.tool_scopes {
             self.tool_scopes.entry(tool).or_insert(scopes);
         }
@@ -148,6 +165,24 @@ impl Answers {
                 token_format: text("token_format").map(|given| given.value),
                 introspection_url: text("introspection_url").map(|given| given.value),
             },
+            scope_implies: auth
+                .get("scope_implies")
+                .and_then(Value::as_object)
+                .map(|object| {
+                    let map = object
+                        .iter()
+                        .filter_map(|(scope, implied)| Some((scope.clone(), list(implied)?)))
+                        .collect();
+                    Given::new(map, Source::PreviousRun)
+                }),
+            challenge_scopes: auth
+                .get("challenge_scopes")
+                .and_then(list)
+                .map(|scopes| Given::new(scopes, Source::PreviousRun)),
+            filter_lists: auth
+                .get("filter_lists")
+                .and_then(Value::as_bool)
+                .map(|filter| Given::new(filter, Source::PreviousRun)),
         }
     }
 }
@@ -171,6 +206,9 @@ struct AnswersFile {
     jwt_secret_env: Option<String>,
     token_format: Option<String>,
     introspection_url: Option<String>,
+    scope_implies: Option<BTreeMap<String, OneOrMany>>,
+    challenge_scopes: Option<OneOrMany>,
+    filter_lists: Option<bool>,
 }
 
 /// A list given as an array or as one comma-separated string.
@@ -252,6 +290,19 @@ pub fn parse(text: &str, format: Format) -> Result<Answers, String> {
             token_format: file.token_format,
             introspection_url: file.introspection_url,
         },
+        scope_implies: file.scope_implies.map(|map| {
+            let map = map
+                .into_iter()
+                .map(|(scope, implied)| (scope, implied.into_list()))
+                .collect();
+            Given::new(map, Source::AnswersFile)
+        }),
+        challenge_scopes: file
+            .challenge_scopes
+            .map(|scopes| Given::new(scopes.into_list(), Source::AnswersFile)),
+        filter_lists: file
+            .filter_lists
+            .map(|filter| Given::new(filter, Source::AnswersFile)),
     })
 }
 
@@ -270,6 +321,9 @@ const KEYS: &[&str] = &[
     "jwt_secret_env",
     "token_format",
     "introspection_url",
+    "scope_implies",
+    "challenge_scopes",
+    "filter_lists",
 ];
 
 /// Reads and parses `--answers FILE`. Problems are usage errors (exit 2).
@@ -334,6 +388,39 @@ mod tests {
             from_toml.tool_scopes["create-task"].value,
             list(&["write:tasks", "read:tasks"])
         );
+    }
+
+    #[test]
+    fn the_hierarchy_and_challenge_scopes_read_from_toml_json_and_the_state() {
+        let toml = "challenge_scopes = \"read:tasks\"\n[scope_implies]\n\"delete:tasks\" = \"write:tasks, read:tasks\"\n";
+        let json = r#"{"challenge_scopes": ["read:tasks"], "scope_implies": {"delete:tasks": ["write:tasks", "read:tasks"]}}"#;
+        let from_toml = parse(toml, Format::Toml).unwrap();
+        assert_eq!(from_toml, parse(json, Format::Json).unwrap());
+        let implies = from_toml.scope_implies.unwrap();
+        assert_eq!(implies.source, Source::AnswersFile);
+        assert_eq!(
+            implies.value["delete:tasks"],
+            list(&["write:tasks", "read:tasks"])
+        );
+        assert_eq!(
+            from_toml.challenge_scopes.unwrap().value,
+            list(&["read:tasks"])
+        );
+        // An empty table is an answer: no hierarchy.
+        let off = parse("scope_implies = {}\n", Format::Toml).unwrap();
+        assert_eq!(off.scope_implies.unwrap().value, Hierarchy::new());
+        assert_eq!(parse("", Format::Toml).unwrap().scope_implies, None);
+        // The state: leniently, an empty object too.
+        let state = Answers::from_state(Some(&json!({
+            "scope_implies": {"write:tasks": ["read:tasks"], "broken": 3},
+            "challenge_scopes": ["read:tasks"]
+        })));
+        let implies = state.scope_implies.unwrap();
+        assert_eq!(implies.source, Source::PreviousRun);
+        assert_eq!(implies.value.keys().collect::<Vec<_>>(), ["write:tasks"]);
+        assert_eq!(state.challenge_scopes.unwrap().value, list(&["read:tasks"]));
+        let empty = Answers::from_state(Some(&json!({"scope_implies": {}})));
+        assert_eq!(empty.scope_implies.unwrap().value, Hierarchy::new());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod answers;
 pub mod defaults;
 pub mod dotenv;
+pub mod hierarchy;
 pub mod propose;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -64,6 +65,10 @@ pub struct Inputs {
     pub token_format: Option<String>,
     /// `--introspection-url`: the issuer's RFC 7662 endpoint.
     pub introspection_url: Option<String>,
+    /// `--scope-implies` items: `SCOPE=SCOPE[,SCOPE...]`, or `none`.
+    pub scope_implies: Vec<String>,
+    /// `--challenge-scopes`: the scopes a 401 challenge names.
+    pub challenge_scopes: Option<Vec<String>>,
 }
 
 /// Provider options: where keys, scopes and roles are when the provider's
@@ -147,6 +152,7 @@ impl Inputs {
             tool_scopes.insert(tool.trim().to_string(), Given::new(scopes, Source::Flag));
         }
         let location = self.location()?;
+        let scope_implies = self.scope_implies()?;
         Ok(Answers {
             provider: flag(&self.provider),
             domain: flag(&location),
@@ -170,7 +176,48 @@ impl Inputs {
                 token_format: self.token_format.clone(),
                 introspection_url: self.introspection_url.clone(),
             },
+            scope_implies: scope_implies.map(|map| Given::new(map, Source::Flag)),
+            challenge_scopes: self
+                .challenge_scopes
+                .clone()
+                .map(|scopes| Given::new(scopes, Source::Flag)),
+            filter_lists: None,
         })
+    }
+
+    /// The `--scope-implies` items as one map: `none` alone turns the
+    /// hierarchy off; items naming the same scope add up.
+    fn scope_implies(&self) -> anyhow::Result<Option<hierarchy::Hierarchy>> {
+        let items: Vec<&str> = self.scope_implies.iter().map(|item| item.trim()).collect();
+        if items.is_empty() {
+            return Ok(None);
+        }
+        if items.iter().any(|item| item.eq_ignore_ascii_case("none")) {
+            if items.len() > 1 {
+                return Err(usage(
+                    "--scope-implies none turns the hierarchy off, so it goes alone\nhelp: give either --scope-implies none or SCOPE=SCOPE items",
+                ));
+            }
+            return Ok(Some(hierarchy::Hierarchy::new()));
+        }
+        let mut map = hierarchy::Hierarchy::new();
+        for item in items {
+            let (scope, implied) = item.split_once('=').ok_or_else(|| {
+                usage(format!(
+                    "--scope-implies `{item}` is not SCOPE=SCOPE[,SCOPE]\nhelp: e.g. --scope-implies delete:tasks=write:tasks,read:tasks, or --scope-implies none"
+                ))
+            })?;
+            let implied = validate::split_list(implied);
+            if implied.is_empty() {
+                return Err(usage(format!(
+                    "--scope-implies `{item}` gives no implied scope"
+                )));
+            }
+            map.entry(scope.trim().to_string())
+                .or_default()
+                .extend(implied);
+        }
+        Ok(Some(map))
     }
 
     /// The one flag that names where the issuer is (`--domain`, `--issuer`,
@@ -251,6 +298,17 @@ pub struct Resolved {
     pub tool_scopes: BTreeMap<String, Vec<String>>,
     /// Checked provider options.
     pub options: ProviderOptions,
+    /// Which scopes each scope implies (a broader scope grants the narrower
+    /// ones); empty: none does.
+    pub scope_implies: hierarchy::Hierarchy,
+    /// The scopes a 401 challenge names.
+    pub challenge_scopes: Vec<String>,
+    /// `challenge_scopes` was given (and is recorded); otherwise it is the
+    /// default ([`hierarchy::default_challenge`]), worked out at every run.
+    pub challenge_scopes_given: bool,
+    /// `tools/list` (and mapped prompt and resource listings) show each
+    /// caller only what it may use (`auth.filter_lists`, default true).
+    pub filter_lists: bool,
 }
 
 impl Resolved {
@@ -364,6 +422,9 @@ pub struct Resolution {
     pub notes: Vec<String>,
     /// Whether a proposal filled in the scopes or a tool's scope.
     pub proposed: bool,
+    /// The scope hierarchy, when it was proposed rather than given: what a
+    /// preview says about it.
+    pub hierarchy_note: Option<String>,
 }
 
 /// Resolves the layered `answers` (see [`Answers::or`]). With `yes`
@@ -475,6 +536,19 @@ pub fn resolve_noted(
         ),
     };
     let tool_scopes = resolve_tool_scopes(project, &scopes, &scopes_name, answers, yes)?;
+    let (scope_implies, hierarchy_note) = resolve_hierarchy(answers, &scopes, &scopes_name, yes)?;
+    let challenge_scopes = answers
+        .challenge_scopes
+        .as_ref()
+        .map(|given| {
+            hierarchy::check_challenge(&given.value, &scopes, &scopes_name).map_err(|invalid| {
+                refused(
+                    &given.source.name("--challenge-scopes", "challenge_scopes"),
+                    invalid,
+                )
+            })
+        })
+        .transpose()?;
     let notes = local_notes
         .into_iter()
         .chain(
@@ -493,13 +567,60 @@ pub fn resolve_noted(
             domain,
             audience,
             resource_url,
+            challenge_scopes_given: challenge_scopes.is_some(),
+            challenge_scopes: challenge_scopes.unwrap_or_else(|| {
+                hierarchy::default_challenge(project, &scopes, &tool_scopes.scopes)
+            }),
             scopes,
             tool_scopes: tool_scopes.scopes,
             options,
+            scope_implies,
+            filter_lists: answers
+                .filter_lists
+                .as_ref()
+                .is_none_or(|given| given.value),
         },
         notes,
         proposed: answers.scopes.is_none() || tool_scopes.proposed,
+        hierarchy_note,
     })
+}
+
+/// The scope hierarchy: given (checked), recorded (what still fits), else
+/// with `yes` proposed (and said), else none.
+fn resolve_hierarchy(
+    answers: &Answers,
+    scopes: &[String],
+    scopes_name: &str,
+    yes: bool,
+) -> anyhow::Result<(hierarchy::Hierarchy, Option<String>)> {
+    match &answers.scope_implies {
+        Some(given) if given.source == Source::PreviousRun => {
+            Ok((hierarchy::fit(&given.value, scopes), None))
+        }
+        Some(given) => {
+            let checked =
+                hierarchy::check(&given.value, scopes, scopes_name).map_err(|invalid| {
+                    refused(
+                        &given.source.name("--scope-implies", "scope_implies"),
+                        invalid,
+                    )
+                })?;
+            Ok((checked, None))
+        }
+        None if yes => {
+            let proposed = hierarchy::propose(scopes);
+            let note = (!proposed.is_empty()).then(|| {
+                format!(
+                    "the proposed scope hierarchy (a broader scope grants the narrower ones): {}; \
+                     to choose otherwise pass --scope-implies SCOPE=SCOPE[,SCOPE] (repeatable), or --scope-implies none",
+                    hierarchy::describe(&proposed)
+                )
+            });
+            Ok((proposed, note))
+        }
+        None => Ok((hierarchy::Hierarchy::new(), None)),
+    }
 }
 
 /// Each tool's scopes, and how the proposals were used.
@@ -657,6 +778,28 @@ pub fn check_given(project: &Project, given: &Answers) -> anyhow::Result<()> {
     }
     for (tool, scopes) in &given.tool_scopes {
         check_tool_named(project, tool, scopes.source)?;
+    }
+    // The hierarchy and the challenge scopes name scopes: checked against
+    // the given ones here, against the answered ones by `resolve_noted`.
+    if let Some(scopes) = &given.scopes {
+        let scopes_name = scopes.source.name("--scopes", "scopes");
+        let scopes = validate::scopes(&scopes.value).unwrap_or_default();
+        if let Some(map) = &given.scope_implies {
+            hierarchy::check(&map.value, &scopes, &scopes_name).map_err(|invalid| {
+                refused(
+                    &map.source.name("--scope-implies", "scope_implies"),
+                    invalid,
+                )
+            })?;
+        }
+        if let Some(list) = &given.challenge_scopes {
+            hierarchy::check_challenge(&list.value, &scopes, &scopes_name).map_err(|invalid| {
+                refused(
+                    &list.source.name("--challenge-scopes", "challenge_scopes"),
+                    invalid,
+                )
+            })?;
+        }
     }
     Ok(())
 }
@@ -1006,6 +1149,23 @@ mod tests {
         );
     }
 
+    /// Filtered listings are on unless the answers file or the state turns
+    /// them off, and what was resolved is what the state records.
+    #[test]
+    fn listings_are_filtered_unless_turned_off() {
+        let project = tasks_project();
+        let resolved = resolve(&project, &flags(FULL, &[]), true).unwrap();
+        assert!(resolved.filter_lists);
+        let off = parse("filter_lists = false\n", Format::Toml).unwrap();
+        let resolved = resolve(&project, &flags(FULL, &[]).or(off), true).unwrap();
+        assert!(!resolved.filter_lists);
+        let state = crate::plan::auth_state(&resolved);
+        assert_eq!(state["filter_lists"], false);
+        let rerun = Answers::from_state(Some(&state));
+        let resolved = resolve(&project, &flags(FULL, &[]).or(rerun), true).unwrap();
+        assert!(!resolved.filter_lists);
+    }
+
     #[test]
     fn missing_values_are_named_by_their_flags() {
         let message = err(resolve(&tasks_project(), &Answers::default(), true));
@@ -1248,6 +1408,209 @@ mod tests {
         assert!(
             err(resolve(&project, &file, true))
                 .starts_with("--token-format introspection does not apply to --provider auth0")
+        );
+    }
+
+    /// `FULL` plus `--scope-implies` and `--challenge-scopes` flags.
+    fn with_hierarchy(implies: &[&str], challenge: Option<&str>) -> anyhow::Result<Answers> {
+        let mut answers = flags(FULL, &[]);
+        let more = Inputs {
+            scope_implies: implies.iter().map(|s| s.to_string()).collect(),
+            challenge_scopes: challenge.map(validate::split_list),
+            ..Inputs::default()
+        }
+        .answers()?;
+        answers.scope_implies = more.scope_implies;
+        answers.challenge_scopes = more.challenge_scopes;
+        Ok(answers)
+    }
+
+    fn hierarchy_of(pairs: &[(&str, &[&str])]) -> hierarchy::Hierarchy {
+        pairs
+            .iter()
+            .map(|(scope, implied)| {
+                let implied = implied.iter().map(|s| s.to_string()).collect();
+                (scope.to_string(), implied)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn yes_takes_the_proposed_hierarchy_says_so_and_a_rerun_keeps_the_record() {
+        let project = tasks_project();
+        let proposed = hierarchy_of(&[
+            ("delete:tasks", &["read:tasks", "write:tasks"]),
+            ("write:tasks", &["read:tasks"]),
+        ]);
+        let resolution = resolve_noted(&project, &flags(FULL, &[]), true).unwrap();
+        assert_eq!(resolution.resolved.scope_implies, proposed);
+        assert_eq!(
+            resolution.hierarchy_note.as_deref(),
+            Some(
+                "the proposed scope hierarchy (a broader scope grants the narrower ones): \
+                 delete:tasks -> read:tasks, write:tasks; write:tasks -> read:tasks; to choose otherwise \
+                 pass --scope-implies SCOPE=SCOPE[,SCOPE] (repeatable), or --scope-implies none"
+            )
+        );
+        // Without --yes nothing is proposed: no hierarchy.
+        let resolution = resolve_noted(&project, &flags(FULL, &[]), false);
+        let resolution = resolution.unwrap_or_else(|_| {
+            let tools = [
+                "create-task=write:tasks",
+                "delete-task=delete:tasks",
+                "search-tasks=read:tasks",
+            ];
+            resolve_noted(&project, &flags(FULL, &tools), false).unwrap()
+        });
+        assert!(resolution.resolved.scope_implies.is_empty());
+        assert_eq!(resolution.hierarchy_note, None);
+
+        // Recorded always, empty too; a re-run keeps what was recorded,
+        // also with --yes, and flags win over the record.
+        let state = crate::plan::auth_state(&resolve(&project, &flags(FULL, &[]), true).unwrap());
+        assert_eq!(
+            state["scope_implies"],
+            json!({"delete:tasks": ["read:tasks", "write:tasks"], "write:tasks": ["read:tasks"]})
+        );
+        let previous = Answers::from_state(Some(&state));
+        let again = resolve_noted(&project, &Answers::default().or(previous), true).unwrap();
+        assert_eq!(again.resolved.scope_implies, proposed);
+        assert_eq!(again.hierarchy_note, None);
+        let off = resolve(&project, &with_hierarchy(&["none"], None).unwrap(), true).unwrap();
+        assert!(off.scope_implies.is_empty());
+        let state = crate::plan::auth_state(&off);
+        assert_eq!(state["scope_implies"], json!({}));
+        let previous = Answers::from_state(Some(&state));
+        let again = resolve(&project, &Answers::default().or(previous.clone()), true).unwrap();
+        assert!(again.scope_implies.is_empty());
+        let given = with_hierarchy(&["delete:tasks=read:tasks"], None).unwrap();
+        let flagged = resolve(&project, &given.or(previous), true).unwrap();
+        assert_eq!(
+            flagged.scope_implies,
+            hierarchy_of(&[("delete:tasks", &["read:tasks"])])
+        );
+        // A recorded implication whose scope is gone is dropped.
+        let previous = Answers::from_state(Some(&json!({
+            "scope_implies": {"admin": ["read:tasks"], "delete:tasks": ["gone", "write:tasks"]}
+        })));
+        let trimmed = resolve(&project, &flags(FULL, &[]).or(previous), true).unwrap();
+        assert_eq!(
+            trimmed.scope_implies,
+            hierarchy_of(&[("delete:tasks", &["write:tasks"])])
+        );
+    }
+
+    #[test]
+    fn the_hierarchy_is_off_with_none_or_an_empty_table_and_checked_by_source() {
+        let project = tasks_project();
+        for text in ["[scope_implies]\n", "scope_implies = {}\n"] {
+            let file = parse(text, Format::Toml).unwrap();
+            let resolved = resolve(&project, &flags(FULL, &[]).or(file), true).unwrap();
+            assert!(resolved.scope_implies.is_empty(), "{text}");
+        }
+        let json = parse(
+            r#"{"scope_implies": {"delete:tasks": "write:tasks, read:tasks"}}"#,
+            Format::Json,
+        )
+        .unwrap();
+        let resolved = resolve(&project, &flags(FULL, &[]).or(json), true).unwrap();
+        assert_eq!(
+            resolved.scope_implies,
+            hierarchy_of(&[("delete:tasks", &["read:tasks", "write:tasks"])])
+        );
+
+        let message = err(resolve(
+            &project,
+            &with_hierarchy(&["admin=read:tasks"], None).unwrap(),
+            true,
+        ));
+        assert_eq!(
+            message,
+            "--scope-implies: the scope hierarchy names `admin`, which is not in --scopes \
+             (read:tasks, write:tasks, delete:tasks)\nhelp: name only the server's scopes, e.g. \
+             delete:tasks=write:tasks,read:tasks"
+        );
+        let file = parse(
+            "[scope_implies]\n\"read:tasks\" = \"write:tasks\"\n\"write:tasks\" = [\"read:tasks\"]\n",
+            Format::Toml,
+        )
+        .unwrap();
+        let answers = flags(FULL, &[]).or(file.clone());
+        assert!(err(resolve(&project, &answers, true)).starts_with(
+            "`scope_implies` in the answers file: the scope hierarchy has a cycle: \
+                 read:tasks -> write:tasks -> read:tasks\nhelp: "
+        ));
+        // Before the dialog too.
+        assert!(check_given(&project, &answers).is_err());
+        let message = err(resolve(
+            &project,
+            &with_hierarchy(&["read:tasks=read:tasks"], None).unwrap(),
+            true,
+        ));
+        assert!(message.contains("`read:tasks` implies itself"), "{message}");
+        for (items, expected) in [
+            (
+                &["delete:tasks"][..],
+                "--scope-implies `delete:tasks` is not SCOPE=SCOPE[,SCOPE]\n",
+            ),
+            (
+                &["delete:tasks= ,"],
+                "--scope-implies `delete:tasks= ,` gives no implied scope",
+            ),
+            (
+                &["none", "a=b"],
+                "--scope-implies none turns the hierarchy off, so it goes alone\n",
+            ),
+        ] {
+            let message = with_hierarchy(items, None).unwrap_err().to_string();
+            assert!(message.starts_with(expected), "{message}");
+        }
+        // Items naming the same scope add up.
+        let answers = with_hierarchy(
+            &["delete:tasks=write:tasks", "delete:tasks=read:tasks"],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            resolve(&project, &answers, true).unwrap().scope_implies,
+            hierarchy_of(&[("delete:tasks", &["read:tasks", "write:tasks"])])
+        );
+    }
+
+    #[test]
+    fn challenge_scopes_default_to_the_read_tools_and_are_recorded_only_when_given() {
+        let project = tasks_project();
+        let resolved = resolve(&project, &flags(FULL, &[]), true).unwrap();
+        assert_eq!(resolved.challenge_scopes, ["read:tasks"]);
+        assert!(!resolved.challenge_scopes_given);
+        assert!(
+            crate::plan::auth_state(&resolved)
+                .get("challenge_scopes")
+                .is_none()
+        );
+
+        let answers = with_hierarchy(&[], Some("write:tasks, read:tasks")).unwrap();
+        let resolved = resolve(&project, &answers, true).unwrap();
+        assert_eq!(resolved.challenge_scopes, ["write:tasks", "read:tasks"]);
+        let state = crate::plan::auth_state(&resolved);
+        assert_eq!(
+            state["challenge_scopes"],
+            json!(["write:tasks", "read:tasks"])
+        );
+        let again = resolve(&project, &Answers::from_state(Some(&state)), true).unwrap();
+        assert_eq!(again, resolved);
+
+        let answers = with_hierarchy(&[], Some("admin")).unwrap();
+        assert_eq!(
+            err(resolve(&project, &answers, true)),
+            "--challenge-scopes: challenge scope `admin` is not in --scopes (read:tasks, write:tasks, \
+             delete:tasks)\nhelp: name scopes of the server, e.g. the read scope"
+        );
+        let file = parse("challenge_scopes = [\"read tasks\"]\n", Format::Toml).unwrap();
+        assert!(
+            err(resolve(&project, &flags(FULL, &[]).or(file), true)).starts_with(
+                "`challenge_scopes` in the answers file: `read tasks` is not a valid scope"
+            )
         );
     }
 

@@ -136,7 +136,7 @@ pub enum Fallback {
 }
 
 /// How broad a scope reads, from its words (see the module docs).
-fn breadth(scope: &str) -> u8 {
+pub fn breadth(scope: &str) -> u8 {
     words(scope)
         .iter()
         .map(|word| match word.as_str() {

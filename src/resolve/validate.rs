@@ -20,7 +20,7 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    fn new(reason: impl Into<String>, help: impl Into<String>) -> Self {
+    pub(crate) fn new(reason: impl Into<String>, help: impl Into<String>) -> Self {
         Self {
             reason: reason.into(),
             help: help.into(),
