@@ -45,6 +45,9 @@ const DOMAIN: &str = "tasks-test.auth0.com";
 const AUDIENCE: &str = "https://tasks.example.com/mcp";
 const ALL_SCOPES: [&str; 3] = ["read:tasks", "write:tasks", "delete:tasks"];
 const ALL_SCOPES_STR: &str = "read:tasks write:tasks delete:tasks";
+/// What a 401 asks for: the read-only tool's scope (the generated
+/// `policy::CHALLENGE_SCOPES`), not the whole catalogue the metadata lists.
+const CHALLENGE_SCOPE: &str = "read:tasks";
 const TOOLS: [&str; 3] = ["search-tasks", "create-task", "delete-task"];
 /// A browser page on another origin, for the CORS checks.
 const BROWSER_ORIGIN: &str = "https://app.example";
@@ -657,7 +660,7 @@ impl E2e {
 
     async fn requests_without_a_token(&self) {
         let expected_challenge = format!(
-            "Bearer resource_metadata=\"{}\", scope=\"{ALL_SCOPES_STR}\"",
+            "Bearer resource_metadata=\"{}\", scope=\"{CHALLENGE_SCOPE}\"",
             self.metadata_url
         );
 

@@ -49,6 +49,9 @@ use support::{
 const DOMAIN: &str = "tasks-test.auth0.com";
 const AUDIENCE: &str = "https://tasks.example.com/mcp";
 const ALL_SCOPES: &str = "read:tasks write:tasks delete:tasks";
+/// What every 401 (and 400) challenge asks for: the read-only tool's scope
+/// (`policy::CHALLENGE_SCOPES`), not the catalogue the metadata lists.
+const CHALLENGE_SCOPE: &str = "read:tasks";
 /// The origin of a browser page, in the servers' `MCP_ALLOWED_ORIGINS`.
 /// Every request of these tests carries it (but those of the `origin:`
 /// rows and one more), so every answer must be readable by the page.
@@ -275,10 +278,10 @@ impl Checks {
             Expect::Ok | Expect::Unavailable | Expect::Plain(_) | Expect::ForbiddenOrigin => None,
             Expect::NoToken => Some(vec![
                 ("resource_metadata", self.metadata_url.clone()),
-                ("scope", ALL_SCOPES.to_string()),
+                ("scope", CHALLENGE_SCOPE.to_string()),
             ]),
-            Expect::InvalidToken => Some(error("invalid_token", ALL_SCOPES)),
-            Expect::InvalidRequest => Some(error("invalid_request", ALL_SCOPES)),
+            Expect::InvalidToken => Some(error("invalid_token", CHALLENGE_SCOPE)),
+            Expect::InvalidRequest => Some(error("invalid_request", CHALLENGE_SCOPE)),
             Expect::InsufficientScope(scope) => Some(error("insufficient_scope", scope)),
         };
         match expected_params {
@@ -1078,6 +1081,83 @@ fn matrix(m: &mut Matrix<'_>) {
         }
         m.add(name, request, expect, &[&valid]);
     }
+
+    // --- scope hierarchy (delete > write > read, proposed by --yes) -------
+    // The 2026-07-28 MUST: a broader scope is enough where a narrower one
+    // is needed. A 403 still names only the refused tool's own scope.
+    let deleter = issuer.token(&m.claims("alice", "delete:tasks"));
+    let writer = issuer.token(&m.claims("alice", "write:tasks"));
+    for (name, token, body) in [
+        (
+            "hierarchy: delete:tasks token calls search-tasks (read)",
+            &deleter,
+            search(70),
+        ),
+        (
+            "hierarchy: delete:tasks token calls create-task (write)",
+            &deleter,
+            create(71),
+        ),
+        (
+            "hierarchy: write:tasks token calls search-tasks (read)",
+            &writer,
+            search(72),
+        ),
+    ] {
+        m.call(name, token, body, &[], Expect::Ok);
+    }
+    // Past the scope check (no 403): rmcp itself takes no batches.
+    m.call(
+        "hierarchy: delete:tasks token, batch of read, write and delete passes the scope check (rmcp: 415)",
+        &deleter,
+        json!([search(73), create(74), delete(75)]),
+        &[],
+        Expect::Plain(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+    );
+    m.call(
+        "hierarchy: read:tasks token may not delete (403 names delete:tasks only)",
+        &read_only,
+        delete(76),
+        &[],
+        Expect::InsufficientScope("delete:tasks"),
+    );
+    m.call(
+        "hierarchy: write:tasks token may not delete (403 names delete:tasks only)",
+        &writer,
+        delete(77),
+        &[],
+        Expect::InsufficientScope("delete:tasks"),
+    );
+    m.call(
+        "hierarchy: write:tasks token, batch with a delete (403 names the batch's own scopes)",
+        &writer,
+        json!([create(78), delete(79)]),
+        &[],
+        Expect::InsufficientScope("write:tasks delete:tasks"),
+    );
+}
+
+/// Spec item 7 as least privilege: the 401 asks for the scopes for basic
+/// use ([`CHALLENGE_SCOPE`]) while the metadata's `scopes_supported` stays
+/// the whole menu.
+async fn challenge_scopes_and_menu(checks: &Checks, server: &Server) {
+    let reply = server.raw.send(None, None, &initialize_body(90)).await;
+    let scope = reply
+        .header_opt("www-authenticate")
+        .and_then(|raw| Challenge::parse(raw).ok())
+        .and_then(|challenge| challenge.param("scope").map(str::to_string));
+    checks.check(scope.as_deref() == Some(CHALLENGE_SCOPE), || {
+        format!(
+            "401 without a token: expected scope=\"{CHALLENGE_SCOPE}\"\n{}",
+            reply.describe()
+        )
+    });
+    let metadata = Reply::fetch(client().get(&server.metadata_url)).await;
+    let supported = metadata.json()["scopes_supported"].clone();
+    checks.check(
+        supported == json!(ALL_SCOPES.split(' ').collect::<Vec<_>>()),
+        || format!("metadata: expected every scope in scopes_supported, got {supported}"),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -157,7 +157,8 @@ impl Dialog {
 }
 
 /// The rest of the dialog after the domain and audience: resource URL and
-/// scopes accepted, every tool's proposal accepted, then the summary.
+/// scopes accepted, every tool's proposal accepted, the proposed scope
+/// hierarchy accepted with one Enter, then the summary.
 fn accept_scopes_and_tools(dialog: &mut Dialog) {
     dialog
         .expect("Public URL of the MCP endpoint")
@@ -171,6 +172,11 @@ fn accept_scopes_and_tools(dialog: &mut Dialog) {
         .expect("search-tasks  read:tasks    read-only annotation")
         .expect("Tool scopes")
         .expect("Accept all")
+        .send(ENTER)
+        .expect("delete:tasks  implies  read:tasks, write:tasks")
+        .expect("write:tasks   implies  read:tasks")
+        .expect("Scope hierarchy")
+        .expect("Accept")
         .send(ENTER);
 }
 
@@ -231,6 +237,8 @@ fn trying_it_locally_is_the_first_offer_and_needs_only_enter() {
         .send(ENTER)
         .expect("Accept all")
         .send(ENTER)
+        .expect("Scope hierarchy")
+        .send(ENTER)
         .expect("Apply these changes?")
         .send(ENTER)
         .expect("     Created src/auth/mod.rs");
@@ -273,20 +281,28 @@ fn a_bad_domain_is_refused_with_its_reason_and_a_tool_scope_can_be_edited() {
         .send(ENTER)
         .expect("Edit create-task   (read:tasks, write:tasks)")
         .send(ENTER)
+        // No scope hierarchy: the third choice.
+        .expect("Scope hierarchy")
+        .expect("None (each scope grants only itself)")
+        .send(DOWN)
+        .send(DOWN)
+        .send(ENTER)
         .expect("tool        create-task -> read:tasks, write:tasks")
+        .expect("hierarchy   none (each scope grants only itself)")
         .expect("Apply these changes?")
         .send("y")
         .expect("     Created src/auth/policy.rs");
     let (code, transcript) = dialog.finish();
     assert_eq!(code, Some(0), "{transcript}");
 
-    let flags: Vec<&str> = EXAMPLE_FLAGS
+    let mut flags: Vec<&str> = EXAMPLE_FLAGS
         .iter()
         .map(|flag| match *flag {
             "create-task=write:tasks" => "create-task=read:tasks,write:tasks",
             other => other,
         })
         .collect();
+    flags.extend(["--scope-implies", "none"]);
     let by_flags = flag_run(|_| {}, &flags);
     assert_same_tree(dir.path(), by_flags.path());
 }
@@ -513,6 +529,8 @@ fn help_documents_every_flag_and_the_ci_form() {
         "--force",
         "--token-format",
         "--introspection-url",
+        "--scope-implies",
+        "--challenge-scopes",
     ] {
         assert!(
             help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
@@ -526,6 +544,7 @@ fn help_documents_every_flag_and_the_ci_form() {
         "{help}"
     );
     assert!(help.contains("[tool_scopes]"), "{help}");
+    assert!(help.contains("[scope_implies]"), "{help}");
 }
 
 /// The flags of the first run, with `search-tasks` moved to another scope:

@@ -251,6 +251,19 @@ fn a_dry_run_without_a_terminal_previews_the_proposals() {
         stderr.ends_with("--dry-run: no changes were made\n"),
         "{stderr}"
     );
+    // The proposed scope hierarchy is said, and is in the preview.
+    assert!(
+        stderr.contains(
+            "note: the proposed scope hierarchy (a broader scope grants the narrower ones): \
+             delete:tasks -> read:tasks, write:tasks; write:tasks -> read:tasks; to choose otherwise \
+             pass --scope-implies SCOPE=SCOPE[,SCOPE] (repeatable), or --scope-implies none\n"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("+    (\"write:tasks\", &[\"read:tasks\"]),"),
+        "{stdout}"
+    );
     assert_eq!(tree(&project), before);
 
     // What cannot be proposed is still required, by its flag.
