@@ -321,6 +321,11 @@ pub struct AddAuthArgs {
     #[arg(long, value_name = "SCOPE,...", value_delimiter = ',')]
     pub challenge_scopes: Option<Vec<String>>,
 
+    /// A served tool missing from the scope map stops the generated server
+    /// at start-up [default: it is logged and needs every scope].
+    #[arg(long)]
+    pub strict_tools: bool,
+
     /// Answers from a TOML or JSON file (any subset; flags win over it).
     #[arg(long, value_name = "FILE")]
     pub answers: Option<PathBuf>,

@@ -260,11 +260,12 @@ async fn add_auth_turns_the_tasks_example_into_an_oauth_resource_server() {
 // The start-up check (issue 19, item 5).
 // ---------------------------------------------------------------------------
 
-/// A tool added to the example after add-auth ran (and not added to the
-/// scope map) is named at start-up, and needs every scope; with
-/// `MCP_AUTH_STRICT_TOOLS=true` the server refuses to start. The project is
-/// renamed so that its binary cannot replace the main test's in the shared
-/// target dir; its dependencies are the example's, already built there.
+/// A tool added to the example after `add-auth --strict-tools` ran (and not
+/// added to the scope map) stops the server at start-up, with the message;
+/// with `MCP_AUTH_STRICT_TOOLS=false` it starts, names the tool in its log,
+/// and the tool needs every scope. The project is renamed so that its
+/// binary cannot replace the main test's in the shared target dir; its
+/// dependencies are the example's, already built there.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tool_missing_from_the_scope_map_is_caught_at_start_up() {
     let workspace = tempfile::TempDir::new().expect("temp dir");
@@ -272,7 +273,9 @@ async fn a_tool_missing_from_the_scope_map_is_caught_at_start_up() {
     let target_dir = this_crate_target_dir().join("e2e-projects");
     let binary = tokio::task::block_in_place(|| {
         copy_project(Path::new(EXAMPLE), &project);
-        run_add_auth(&project);
+        let flags = [EXAMPLE_FLAGS, &["--strict-tools"]].concat();
+        let (added, stderr) = support::project::run_add_auth(&project, &flags);
+        assert!(added, "add-auth --strict-tools failed:\n{stderr}");
         let edit = |file: &str, before: &str, after: &str| {
             let path = project.join(file);
             let text = std::fs::read_to_string(&path).expect("read the project file");
@@ -303,10 +306,15 @@ async fn a_tool_missing_from_the_scope_map_is_caught_at_start_up() {
     let mcp_url = format!("{base}/mcp");
     let mut env = server_env(port, &issuer);
     env.push(("NO_COLOR", "1".to_string()));
+    let lenient = [
+        env.clone(),
+        vec![("MCP_AUTH_STRICT_TOOLS", "false".to_string())],
+    ]
+    .concat();
     let mut server = ServerProcess::spawn(
         &binary,
         workspace.path(),
-        &env,
+        &lenient,
         workspace.path().join("server.log"),
     );
     server
@@ -330,14 +338,13 @@ async fn a_tool_missing_from_the_scope_map_is_caught_at_start_up() {
     assert!(log.contains(named), "expected `{named}` in the log:\n{log}");
     drop(server);
 
-    // Strict: the server stops with the message, before serving.
+    // Strict, as add-auth was told: the server stops with the message.
     let output = std::process::Command::new(&binary)
         .current_dir(workspace.path())
         .env_clear()
         .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
-        .env("MCP_AUTH_STRICT_TOOLS", "true")
         .output()
-        .expect("run the server with MCP_AUTH_STRICT_TOOLS=true");
+        .expect("run the strict server");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let refusal = "error: cannot start the MCP endpoint: tools without an entry in the scope map \
                    (`TOOL_SCOPES` in `src/auth/policy.rs`): `export-tasks`";

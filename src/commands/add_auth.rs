@@ -49,6 +49,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         introspection_url: args.introspection_url,
         scope_implies: args.scope_implies,
         challenge_scopes: args.challenge_scopes,
+        strict_tools: args.strict_tools,
     }
     .answers()?;
     let from_file = match &args.answers {

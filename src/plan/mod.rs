@@ -553,6 +553,10 @@ pub fn auth_state(resolved: &Resolved) -> Value {
         "scope_implies": resolved.scope_implies,
         "filter_lists": resolved.filter_lists,
     });
+    // Only when strict: lenient is the default.
+    if resolved.strict_tools {
+        auth["strict_tools"] = json!(true);
+    }
     // Only when given: the default follows the tools at every run.
     if resolved.challenge_scopes_given {
         auth["challenge_scopes"] = json!(resolved.challenge_scopes);

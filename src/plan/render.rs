@@ -166,6 +166,7 @@ pub fn auth_module(
         "allowed_lints": site.allowed_lints.join(", "),
         "scopes_supported": rust_const("SCOPES_SUPPORTED", "&[&str]", &scopes),
         "filter_lists": resolved.filter_lists,
+        "strict_tools": resolved.strict_tools,
         "tool_scopes": rust_const("TOOL_SCOPES", "&[(&str, &[&str])]", &pair_items(&resolved.tool_scopes)),
         "scope_implies": rust_const("SCOPE_IMPLIES", "&[(&str, &[&str])]", &pair_items(&resolved.scope_implies)),
         "challenge_scopes": rust_const("CHALLENGE_SCOPES", "&[&str]", &rust_strs(&resolved.challenge_scopes)),
@@ -331,6 +332,7 @@ mod tests {
             challenge_scopes: scopes[..1].to_vec(),
             challenge_scopes_given: false,
             filter_lists: true,
+            strict_tools: false,
         }
     }
 
@@ -645,6 +647,26 @@ mod tests {
                 .collect();
             assert_eq!(differing, ["provider.rs"], "{}", provider.id);
         }
+    }
+
+    /// `auth.strict_tools` is the default of `MCP_AUTH_STRICT_TOOLS`, one
+    /// constant of `config.rs`.
+    #[test]
+    fn strict_tools_is_the_default_of_the_start_up_setting() {
+        let lenient = auth_module(&example(), &Site::default()).unwrap();
+        assert!(lenient["config.rs"].contains("\npub const DEFAULT_STRICT_TOOLS: bool = false;\n"));
+        let strict = Resolved {
+            strict_tools: true,
+            ..example()
+        };
+        let strict = auth_module(&strict, &Site::default()).unwrap();
+        assert!(strict["config.rs"].contains("\npub const DEFAULT_STRICT_TOOLS: bool = true;\n"));
+        let differing: Vec<&str> = lenient
+            .keys()
+            .copied()
+            .filter(|name| lenient[name] != strict[name])
+            .collect();
+        assert_eq!(differing, ["config.rs"]);
     }
 
     #[test]

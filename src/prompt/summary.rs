@@ -252,6 +252,7 @@ mod tests {
             challenge_scopes: vec!["read:tasks".into()],
             challenge_scopes_given: false,
             filter_lists: true,
+            strict_tools: false,
         };
         let change = |path: &str, action: FileAction| FileChange {
             path: path.into(),

@@ -98,6 +98,8 @@ pub struct Answers {
     pub challenge_scopes: Option<Given<Vec<String>>>,
     /// Listings show each caller only what it may use (default: yes).
     pub filter_lists: Option<Given<bool>>,
+    /// A served tool missing from the scope map stops the server.
+    pub strict_tools: Option<Given<bool>>,
 }
 
 impl Answers {
@@ -113,6 +115,7 @@ impl Answers {
         self.scope_implies = self.scope_implies.or(lower.scope_implies);
         self.challenge_scopes = self.challenge_scopes.or(lower.challenge_scopes);
         self.filter_lists = self.filter_lists.or(lower.filter_lists);
+        self.strict_tools = self.strict_tools.or(lower.strict_tools);
         for (tool, scopes) in lower.tool_scopes {
             self.tool_scopes.entry(tool).or_insert(scopes);
         }
@@ -183,6 +186,10 @@ impl Answers {
                 .get("filter_lists")
                 .and_then(Value::as_bool)
                 .map(|filter| Given::new(filter, Source::PreviousRun)),
+            strict_tools: auth
+                .get("strict_tools")
+                .and_then(Value::as_bool)
+                .map(|strict| Given::new(strict, Source::PreviousRun)),
         }
     }
 }
@@ -209,6 +216,7 @@ struct AnswersFile {
     scope_implies: Option<BTreeMap<String, OneOrMany>>,
     challenge_scopes: Option<OneOrMany>,
     filter_lists: Option<bool>,
+    strict_tools: Option<bool>,
 }
 
 /// A list given as an array or as one comma-separated string.
@@ -303,6 +311,9 @@ pub fn parse(text: &str, format: Format) -> Result<Answers, String> {
         filter_lists: file
             .filter_lists
             .map(|filter| Given::new(filter, Source::AnswersFile)),
+        strict_tools: file
+            .strict_tools
+            .map(|strict| Given::new(strict, Source::AnswersFile)),
     })
 }
 
@@ -324,6 +335,7 @@ const KEYS: &[&str] = &[
     "scope_implies",
     "challenge_scopes",
     "filter_lists",
+    "strict_tools",
 ];
 
 /// Reads and parses `--answers FILE`. Problems are usage errors (exit 2).

@@ -69,6 +69,9 @@ pub struct Inputs {
     pub scope_implies: Vec<String>,
     /// `--challenge-scopes`: the scopes a 401 challenge names.
     pub challenge_scopes: Option<Vec<String>>,
+    /// `--strict-tools`: a served tool missing from the scope map stops the
+    /// generated server at start-up.
+    pub strict_tools: bool,
 }
 
 /// Provider options: where keys, scopes and roles are when the provider's
@@ -182,6 +185,7 @@ impl Inputs {
                 .clone()
                 .map(|scopes| Given::new(scopes, Source::Flag)),
             filter_lists: None,
+            strict_tools: self.strict_tools.then(|| Given::new(true, Source::Flag)),
         })
     }
 
@@ -309,6 +313,10 @@ pub struct Resolved {
     /// `tools/list` (and mapped prompt and resource listings) show each
     /// caller only what it may use (`auth.filter_lists`, default true).
     pub filter_lists: bool,
+    /// A served tool missing from the scope map stops the generated server
+    /// at start-up instead of needing every scope (`auth.strict_tools`,
+    /// default false; `MCP_AUTH_STRICT_TOOLS` overrides it at run time).
+    pub strict_tools: bool,
 }
 
 impl Resolved {
@@ -579,6 +587,10 @@ pub fn resolve_noted(
                 .filter_lists
                 .as_ref()
                 .is_none_or(|given| given.value),
+            strict_tools: answers
+                .strict_tools
+                .as_ref()
+                .is_some_and(|given| given.value),
         },
         notes,
         proposed: answers.scopes.is_none() || tool_scopes.proposed,
@@ -1164,6 +1176,37 @@ mod tests {
         let rerun = Answers::from_state(Some(&state));
         let resolved = resolve(&project, &flags(FULL, &[]).or(rerun), true).unwrap();
         assert!(!resolved.filter_lists);
+    }
+
+    /// The start-up check is lenient unless a flag, the answers file or
+    /// the state makes it strict; the state records only a strict choice.
+    #[test]
+    fn strict_tools_comes_from_the_flag_the_answers_file_or_the_state() {
+        let project = tasks_project();
+        let resolved = resolve(&project, &flags(FULL, &[]), true).unwrap();
+        assert!(!resolved.strict_tools);
+        assert!(
+            crate::plan::auth_state(&resolved)
+                .get("strict_tools")
+                .is_none()
+        );
+        let strict = Inputs {
+            strict_tools: true,
+            ..Inputs::default()
+        }
+        .answers()
+        .unwrap();
+        let resolved = resolve(&project, &strict.or(flags(FULL, &[])), true).unwrap();
+        assert!(resolved.strict_tools);
+        let state = crate::plan::auth_state(&resolved);
+        assert_eq!(state["strict_tools"], true);
+        let rerun = Answers::from_state(Some(&state));
+        let resolved = resolve(&project, &flags(FULL, &[]).or(rerun), true).unwrap();
+        assert!(resolved.strict_tools);
+        let lenient = parse("strict_tools = false\n", Format::Toml).unwrap();
+        let rerun = Answers::from_state(Some(&state));
+        let resolved = resolve(&project, &flags(FULL, &[]).or(lenient).or(rerun), true).unwrap();
+        assert!(!resolved.strict_tools);
     }
 
     #[test]
