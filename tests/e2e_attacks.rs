@@ -41,7 +41,7 @@ use support::{
         token_with_raw_header, unsigned_token,
     },
     project::{
-        EXAMPLE, EXAMPLE_FLAGS, ServerProcess, cargo, copy_project, free_port,
+        EXAMPLE, EXAMPLE_FLAGS, ServerProcess, cargo, copy_project, free_port, remove_stale_runs,
         this_crate_target_dir,
     },
 };
@@ -99,26 +99,6 @@ fn server_binary() -> PathBuf {
             binary
         })
         .clone()
-}
-
-/// Removes what earlier runs left in `parent` (a copy of the project and
-/// the binary each) once it is an hour old: a run in progress elsewhere
-/// keeps its own.
-fn remove_stale_runs(parent: &Path) {
-    let Ok(entries) = fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let stale = entry
-            .metadata()
-            .and_then(|metadata| metadata.modified())
-            .is_ok_and(|modified| {
-                modified.elapsed().unwrap_or_default() > Duration::from_secs(3600)
-            });
-        if stale {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 fn exe(name: &str) -> String {

@@ -36,8 +36,8 @@ use support::{
     http::{RawMcp, RawSession, Reply, sse_data},
     issuer::Issuer,
     project::{
-        EXAMPLE, EXAMPLE_FLAGS, ServerProcess, cargo, copy_project, free_port, run_add_auth,
-        this_crate_target_dir,
+        EXAMPLE, EXAMPLE_FLAGS, ServerProcess, cargo, copy_project, free_port, remove_stale_runs,
+        run_add_auth, this_crate_target_dir,
     },
 };
 
@@ -54,9 +54,9 @@ static SERVER_BINARY: OnceLock<PathBuf> = OnceLock::new();
 fn server_binary() -> PathBuf {
     SERVER_BINARY
         .get_or_init(|| {
-            let root = this_crate_target_dir()
-                .join("e2e-listing")
-                .join(std::process::id().to_string());
+            let parent = this_crate_target_dir().join("e2e-listing");
+            remove_stale_runs(&parent);
+            let root = parent.join(std::process::id().to_string());
             let _ = fs::remove_dir_all(&root);
             let project = root.join("tasks-server");
             copy_project(Path::new(EXAMPLE), &project);

@@ -804,8 +804,9 @@ fn diagnostics(
     Ok(())
 }
 
-/// Instructions per tools/call request of each server, under callgrind
-/// (`instructions.rs`).
+/// Instructions per request of each server, under callgrind
+/// (`instructions.rs`), for tools/call and then tools/list (the listing is
+/// read and trimmed on its way out); returns the tools/call counts.
 fn instruction_counts(
     requests: usize,
     runtime: &tokio::runtime::Runtime,
@@ -816,7 +817,7 @@ fn instruction_counts(
     quiet_signer: &Signer,
 ) -> Result<[f64; 2]> {
     println!(
-        "\n== instructions per request: tools/call, 1 connection, valgrind's callgrind, series of {requests} and {} requests ==",
+        "\n== instructions per request: tools/call and tools/list, 1 connection, valgrind's callgrind, series of {requests} and {} requests ==",
         2 * requests
     );
     let token = Arc::new(vec![quiet_signer.token(
@@ -828,7 +829,8 @@ fn instruction_counts(
         ("unprotected", &binaries.unprotected, None),
         ("protected RS256", &binaries.protected, Some("info")),
     ];
-    let mut counts = [0.0; 2];
+    let calls = [Call::SearchTasks, Call::ToolsList];
+    let mut counts = [[0.0; 2]; 2];
     for (i, (label, binary, log_level)) in servers.into_iter().enumerate() {
         let addr = loopback()?;
         let mut env = Vec::new();
@@ -845,33 +847,43 @@ fn instruction_counts(
             run_dir,
             logs.join(format!("server-{name}.log")),
         )?;
-        let series = Series {
-            addr: server.addr(),
-            call: Call::SearchTasks,
-            connections: 1,
-            warmup: 0,
-            requests,
-            tokens: match log_level {
-                None => Tokens::None,
-                Some(_) => Tokens::PerConnection(token.clone()),
-            },
-            time_cap: Duration::from_secs(600),
-        };
-        counts[i] = server
-            .per_request(runtime, &series, requests)
-            .with_context(|| format!("the {label} server"))?;
-        let ratio = if i == 0 {
-            String::new()
-        } else {
-            format!(
-                "   {:.3} of unprotected (+{:.0})",
-                counts[i] / counts[0],
-                counts[i] - counts[0]
-            )
-        };
-        println!("  {label:<36} {:>9.0}{ratio}", counts[i]);
+        for (c, call) in calls.into_iter().enumerate() {
+            let series = Series {
+                addr: server.addr(),
+                call,
+                connections: 1,
+                warmup: 0,
+                requests,
+                tokens: match log_level {
+                    None => Tokens::None,
+                    Some(_) => Tokens::PerConnection(token.clone()),
+                },
+                time_cap: Duration::from_secs(600),
+            };
+            counts[c][i] = server
+                .per_request(runtime, &series, requests)
+                .with_context(|| format!("the {label} server, {}", call.name()))?;
+        }
     }
-    Ok(counts)
+    for (c, call) in calls.into_iter().enumerate() {
+        for (i, (label, _, _)) in servers.iter().enumerate() {
+            let ratio = if i == 0 {
+                String::new()
+            } else {
+                format!(
+                    "   {:.3} of unprotected (+{:.0})",
+                    counts[c][i] / counts[c][0],
+                    counts[c][i] - counts[c][0]
+                )
+            };
+            println!(
+                "  {:<10} {label:<25} {:>9.0}{ratio}",
+                call.name(),
+                counts[c][i]
+            );
+        }
+    }
+    Ok(counts[0])
 }
 
 // ---------------------------------------------------------------------------

@@ -163,6 +163,26 @@ pub fn run_add_auth(project: &Path, args: &[&str]) -> (bool, String) {
     (output.status.success(), stderr)
 }
 
+/// Removes what earlier runs left in `parent` (a copy of the project and
+/// the binary each) once it is an hour old: a run in progress elsewhere
+/// keeps its own.
+pub fn remove_stale_runs(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .is_ok_and(|modified| {
+                modified.elapsed().unwrap_or_default() > Duration::from_secs(3600)
+            });
+        if stale {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
