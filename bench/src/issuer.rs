@@ -97,6 +97,11 @@ impl Signer {
     /// An access token for `sub` with every scope of the example, signed
     /// with `alg`. `jti` makes otherwise identical tokens distinct.
     pub fn token(&self, alg: Alg, sub: &str, jti: &str) -> Result<String> {
+        self.token_with_scope(alg, sub, jti, "read:tasks write:tasks delete:tasks")
+    }
+
+    /// [`Signer::token`] granting only `scope` (space separated).
+    pub fn token_with_scope(&self, alg: Alg, sub: &str, jti: &str, scope: &str) -> Result<String> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .context("clock before 1970")?
@@ -105,7 +110,7 @@ impl Signer {
             "iss": self.issuer_url,
             "aud": self.audience,
             "sub": sub,
-            "scope": "read:tasks write:tasks delete:tasks",
+            "scope": scope,
             "iat": now,
             "exp": now + TOKEN_LIFETIME_SECS,
             "azp": "mcp-builder-bench",

@@ -829,8 +829,16 @@ fn instruction_counts(
         ("unprotected", &binaries.unprotected, None),
         ("protected RS256", &binaries.protected, Some("info")),
     ];
+    // A token that may call one tool of three: its tools/list is trimmed.
+    let reader = Arc::new(vec![quiet_signer.token_with_scope(
+        Alg::Rs256,
+        "bench-client-0",
+        "counted-reader",
+        "read:tasks",
+    )?]);
     let calls = [Call::SearchTasks, Call::ToolsList];
     let mut counts = [[0.0; 2]; 2];
+    let mut trimmed = 0.0;
     for (i, (label, binary, log_level)) in servers.into_iter().enumerate() {
         let addr = loopback()?;
         let mut env = Vec::new();
@@ -863,6 +871,15 @@ fn instruction_counts(
             counts[c][i] = server
                 .per_request(runtime, &series, requests)
                 .with_context(|| format!("the {label} server, {}", call.name()))?;
+            if log_level.is_some() && call == Call::ToolsList {
+                let series = Series {
+                    tokens: Tokens::PerConnection(reader.clone()),
+                    ..series
+                };
+                trimmed = server
+                    .per_request(runtime, &series, requests)
+                    .with_context(|| format!("the {label} server, trimmed tools/list"))?;
+            }
         }
     }
     for (c, call) in calls.into_iter().enumerate() {
@@ -883,6 +900,13 @@ fn instruction_counts(
             );
         }
     }
+    println!(
+        "  {:<10} {:<25} {trimmed:>9.0}   {:.3} of unprotected (+{:.0})",
+        "tools/list",
+        "protected, read:tasks",
+        trimmed / counts[1][0],
+        trimmed - counts[1][0]
+    );
     Ok(counts[0])
 }
 
