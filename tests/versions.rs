@@ -239,10 +239,21 @@ async fn probe(
     if !called.body.contains("hello") {
         return Err(format!("tools/call did not echo: {}", called.describe()));
     }
-    let other = issuer.token(&issuer.claims_for("alice", "write:echo", AUDIENCE));
+    // The proposed hierarchy: write:echo implies read:echo.
+    let writer = issuer.token(&issuer.claims_for("alice", "write:echo", AUDIENCE));
+    let session = raw.open_session(&writer).await;
+    let implied = raw.send(Some(&writer), Some(&session), &call).await;
+    implied.expect(
+        StatusCode::OK,
+        "tools/call with write:echo (implies read:echo)",
+    )?;
+    let other = issuer.token(&issuer.claims_for("alice", "profile", AUDIENCE));
     let session = raw.open_session(&other).await;
     let refused = raw.send(Some(&other), Some(&session), &call).await;
-    refused.expect(StatusCode::FORBIDDEN, "tools/call with write:echo only")?;
+    refused.expect(
+        StatusCode::FORBIDDEN,
+        "tools/call with no scope of the project",
+    )?;
 
     // The public host of MCP_RESOURCE_URL gets through rmcp's `Host` check
     // (added by `server_config`); another host does not, where rmcp checks.

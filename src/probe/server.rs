@@ -120,6 +120,20 @@ pub fn check(client: &Client, settings: &Settings, server: &str, token: Token) -
 const ACCEPTED: &str = "token accepted by initialize";
 const TOOLS_LIST: &str = "tools/list with the token";
 
+/// "2 tools: a, b": a server may list only what the token can call.
+fn listed(tools: &[Value]) -> String {
+    let names: Vec<&str> = tools
+        .iter()
+        .filter_map(|tool| tool.get("name").and_then(Value::as_str))
+        .collect();
+    let noun = if tools.len() == 1 { "tool" } else { "tools" };
+    if names.is_empty() {
+        format!("{} {noun}", tools.len())
+    } else {
+        format!("{} {noun}: {}", tools.len(), names.join(", "))
+    }
+}
+
 fn scope_check_name(tool: &str, needed: &[String]) -> String {
     format!("{tool} without {}: 403", needed.join(" "))
 }
@@ -240,7 +254,7 @@ fn token_checks(
         {
             Err(err) => Check::fail(name, err),
             Ok(message) => match message.pointer("/result/tools").and_then(Value::as_array) {
-                Some(tools) => Check::pass(name, format!("{} tools", tools.len())),
+                Some(tools) => Check::pass(name, listed(tools)),
                 None => Check::fail(name, format!("no result.tools in {message}")),
             },
         },
