@@ -40,10 +40,7 @@ use support::{
         EC_KID, Issuer, JwksMode, RSA_2_KID, RSA_KID, RSA_PUBLIC_PEM, TestKey, now,
         token_with_raw_header, unsigned_token,
     },
-    project::{
-        EXAMPLE, EXAMPLE_FLAGS, ServerProcess, cargo, copy_project, free_port, remove_stale_runs,
-        this_crate_target_dir,
-    },
+    project::{ServerProcess, cargo, free_port, protected_example_copy, this_crate_target_dir},
 };
 
 const DOMAIN: &str = "tasks-test.auth0.com";
@@ -70,26 +67,7 @@ static SERVER_BINARY: OnceLock<PathBuf> = OnceLock::new();
 fn server_binary() -> PathBuf {
     SERVER_BINARY
         .get_or_init(|| {
-            let parent = this_crate_target_dir().join("e2e-attacks");
-            remove_stale_runs(&parent);
-            let root = parent.join(std::process::id().to_string());
-            let _ = fs::remove_dir_all(&root);
-            let project = root.join("tasks-server");
-            copy_project(Path::new(EXAMPLE), &project);
-            let output = assert_cmd::Command::cargo_bin("mcp-builder")
-                .expect("the mcp-builder binary")
-                .args(["add-auth", "--no-verify", "--path"])
-                .arg(&project)
-                .args(EXAMPLE_FLAGS)
-                .write_stdin("")
-                .timeout(Duration::from_secs(120))
-                .output()
-                .expect("run mcp-builder add-auth");
-            assert!(
-                output.status.success(),
-                "add-auth failed\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            let (root, project) = protected_example_copy("e2e-attacks");
             apply_readme_next_step(&project);
             let target_dir = this_crate_target_dir().join("e2e-projects");
             cargo(&project, &target_dir, &["build"], Duration::from_secs(1200));

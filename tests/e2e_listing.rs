@@ -35,10 +35,7 @@ use serde_json::{Value, json};
 use support::{
     http::{RawMcp, RawSession, Reply, sse_data},
     issuer::Issuer,
-    project::{
-        EXAMPLE, EXAMPLE_FLAGS, ServerProcess, cargo, copy_project, free_port, remove_stale_runs,
-        run_add_auth, this_crate_target_dir,
-    },
+    project::{ServerProcess, cargo, free_port, protected_example_copy, this_crate_target_dir},
 };
 
 const DOMAIN: &str = "tasks-test.auth0.com";
@@ -54,14 +51,7 @@ static SERVER_BINARY: OnceLock<PathBuf> = OnceLock::new();
 fn server_binary() -> PathBuf {
     SERVER_BINARY
         .get_or_init(|| {
-            let parent = this_crate_target_dir().join("e2e-listing");
-            remove_stale_runs(&parent);
-            let root = parent.join(std::process::id().to_string());
-            let _ = fs::remove_dir_all(&root);
-            let project = root.join("tasks-server");
-            copy_project(Path::new(EXAMPLE), &project);
-            let (ok, stderr) = run_add_auth(&project, EXAMPLE_FLAGS);
-            assert!(ok, "add-auth failed\n{stderr}");
+            let (root, project) = protected_example_copy("e2e-listing");
             replace_once(
                 &project.join("src/auth/policy.rs"),
                 "pub const PROMPT_SCOPES: &[(&str, &[&str])] = &[];",

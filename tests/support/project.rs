@@ -183,6 +183,21 @@ pub fn remove_stale_runs(parent: &Path) {
     }
 }
 
+/// A fresh copy of the bundled example after add-auth (`--no-verify`,
+/// [`EXAMPLE_FLAGS`]), in `<target>/<runs>/<this process id>/tasks-server`;
+/// runs there older than an hour are removed first. (run directory, project)
+pub fn protected_example_copy(runs: &str) -> (PathBuf, PathBuf) {
+    let parent = this_crate_target_dir().join(runs);
+    remove_stale_runs(&parent);
+    let root = parent.join(std::process::id().to_string());
+    let _ = fs::remove_dir_all(&root);
+    let project = root.join("tasks-server");
+    copy_project(Path::new(EXAMPLE), &project);
+    let (ok, stderr) = run_add_auth(&project, EXAMPLE_FLAGS);
+    assert!(ok, "add-auth failed\n{stderr}");
+    (root, project)
+}
+
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
