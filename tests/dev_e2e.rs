@@ -42,7 +42,6 @@ use support::{
 };
 
 const SCOPES: &str = "read:tasks,write:tasks,delete:tasks";
-const TOOLS: [&str; 3] = ["search-tasks", "create-task", "delete-task"];
 /// Said by the generated server at start-up (`providers::DEV.warning`).
 const DEV_WARNING: &str = "this server trusts the development issuer";
 /// Where rmcp's OAuth client says the browser comes back to. Nothing
