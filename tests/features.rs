@@ -78,8 +78,8 @@ const CASES: &[Case] = &[
             (
                 "Cargo.toml",
                 "http = [\"dep:axum\", \"rmcp/transport-streamable-http-server\", \"dep:aws-lc-rs\", \"dep:dotenvy\", \
-                 \"dep:humantime\", \"dep:jsonwebtoken\", \"dep:reqwest\", \"dep:siphasher\", \"dep:smallvec\", \
-                 \"dep:tower-service\"]",
+                 \"dep:http-body\", \"dep:humantime\", \"dep:jsonwebtoken\", \"dep:reqwest\", \"dep:siphasher\", \
+                 \"dep:smallvec\", \"dep:tower-service\"]",
             ),
         ],
     },
