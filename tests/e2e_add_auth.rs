@@ -48,7 +48,6 @@ const ALL_SCOPES_STR: &str = "read:tasks write:tasks delete:tasks";
 /// What a 401 asks for: the read-only tool's scope (the generated
 /// `policy::CHALLENGE_SCOPES`), not the whole catalogue the metadata lists.
 const CHALLENGE_SCOPE: &str = "read:tasks";
-const TOOLS: [&str; 3] = ["search-tasks", "create-task", "delete-task"];
 /// A browser page on another origin, for the CORS checks.
 const BROWSER_ORIGIN: &str = "https://app.example";
 
