@@ -23,7 +23,7 @@ pub enum Command {
     /// Protect the project's MCP endpoint with OAuth bearer tokens.
     #[command(after_help = ADD_AUTH_HELP)]
     AddAuth(AddAuthArgs),
-    /// Check tokens and servers of a project protected by add-auth.
+    /// Tokens, checks and a development issuer for a project protected by add-auth.
     #[command(subcommand)]
     Auth(AuthCommand),
 }
