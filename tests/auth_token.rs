@@ -10,32 +10,23 @@ use std::path::Path;
 use assert_cmd::Command;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;
-use support::project::{EXAMPLE, copy_project};
+use support::project::{EXAMPLE, EXAMPLE_FLAGS, copy_project, run_add_auth};
 use tempfile::TempDir;
 
 const ISSUER: &str = "http://127.0.0.1:9555";
 
-/// A copy of the example protected with the development issuer.
-fn dev_project() -> TempDir {
+/// A copy of the example after add-auth with `flags`.
+fn protected_copy(flags: &[&str]) -> TempDir {
     let dir = TempDir::new().unwrap();
     copy_project(Path::new(EXAMPLE), dir.path());
-    Command::cargo_bin("mcp-builder")
-        .unwrap()
-        .args([
-            "add-auth",
-            "--no-verify",
-            "--provider",
-            "dev",
-            "--issuer",
-            ISSUER,
-            "--yes",
-            "--path",
-        ])
-        .arg(dir.path())
-        .env("NO_COLOR", "1")
-        .assert()
-        .success();
+    let (ok, stderr) = run_add_auth(dir.path(), flags);
+    assert!(ok, "add-auth failed\n{stderr}");
     dir
+}
+
+/// A copy of the example protected with the development issuer.
+fn dev_project() -> TempDir {
+    protected_copy(&["--provider", "dev", "--issuer", ISSUER, "--yes"])
 }
 
 fn auth_token(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
@@ -127,15 +118,7 @@ fn bad_input_is_a_usage_error_and_prints_no_token() {
 /// credentials there is nothing to ask the provider with.
 #[test]
 fn with_another_provider_sub_and_missing_credentials_are_refused() {
-    let dir = TempDir::new().unwrap();
-    copy_project(Path::new(EXAMPLE), dir.path());
-    Command::cargo_bin("mcp-builder")
-        .unwrap()
-        .args(["add-auth", "--no-verify", "--path"])
-        .arg(dir.path())
-        .args(support::project::EXAMPLE_FLAGS)
-        .assert()
-        .success();
+    let dir = protected_copy(EXAMPLE_FLAGS);
     let sub = auth_token(dir.path(), &["--sub", "alice"]).code(2);
     assert!(
         String::from_utf8_lossy(&sub.get_output().stderr)
