@@ -1040,12 +1040,35 @@ impl E2e {
     /// the file named by `MCP_AUTH_AUDIT_LOG`. Allowed records are written
     /// within 100 ms (`src/auth/audit.rs`), so they must appear without a
     /// shutdown; none goes to the server's log.
+    ///
+    /// An allowed record carries the status of the server's answer: a
+    /// request the token allowed but rmcp refused (here a body that is not
+    /// JSON: 415) says so.
     async fn every_decision_is_audited(&self, server: &ServerProcess, audit_log: &Path) {
-        let wanted: [(&str, Value); 3] = [
+        let carol = self.token_for("carol", ALL_SCOPES_STR);
+        let refused = self
+            .raw
+            .http
+            .post(&self.mcp_url)
+            .header("authorization", format!("Bearer {carol}"))
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "text/plain")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+            .send()
+            .await
+            .map(|reply| reply.status().as_u16());
+        self.check(refused.as_ref().is_ok_and(|&status| status == 415), || {
+            format!("a text/plain body with a good token: expected rmcp's 415, got {refused:?}")
+        });
+        let wanted: [(&str, Value); 4] = [
             (
                 "alice's create-task, allowed",
                 json!({ "decision": "allowed", "subject": "alice",
-                    "methods": ["tools/call"], "tools": ["create-task"] }),
+                    "methods": ["tools/call"], "tools": ["create-task"], "status": 200 }),
+            ),
+            (
+                "carol's text/plain body, allowed by the token, refused by rmcp",
+                json!({ "decision": "allowed", "subject": "carol", "status": 415 }),
             ),
             (
                 "a request without a token, refused",

@@ -1437,6 +1437,16 @@ async fn body_bounds(
             format!("{prefix}{}", " ".repeat(1024)).into_bytes(),
             Expect::NoToken,
         ),
+        // Not kept waiting for the 30 s body timeout (408): no token, no wait.
+        (
+            "form body without a token, 10 of 1,000 bytes sent",
+            head("Content-Length: 1000").replace(
+                "Content-Type: application/json",
+                "Content-Type: application/x-www-form-urlencoded",
+            ),
+            b"access_tok".to_vec(),
+            Expect::NoToken,
+        ),
     ];
     for (what, head, body, expect) in cases {
         let started = Instant::now();
