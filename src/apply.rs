@@ -17,22 +17,41 @@ use similar::TextDiff;
 
 use crate::plan::{FileAction, FileChange, Plan};
 
-/// One status line per file, cargo style (`     Created src/auth/mod.rs`).
+/// One status line per file, cargo style (`     Created src/auth/mod.rs`):
+/// what was done.
 pub fn status_lines(plan: &Plan, force: bool) -> Vec<String> {
+    lines(plan, force, false)
+}
+
+/// [`status_lines`] for a preview (`--dry-run`, `--check`): what would be
+/// done (`Would create src/auth/mod.rs`).
+pub fn preview_lines(plan: &Plan, force: bool) -> Vec<String> {
+    lines(plan, force, true)
+}
+
+fn lines(plan: &Plan, force: bool, preview: bool) -> Vec<String> {
     plan.changes
         .iter()
         .map(|change| {
-            let verb = match &change.action {
-                FileAction::Create { .. } => "Created",
-                FileAction::Update { .. } => "Updated",
-                FileAction::Identical => "Unchanged",
-                FileAction::Conflict { .. } if force => "Overwrote",
-                FileAction::Conflict { .. } => "Skipped",
-                FileAction::Delete { .. } => "Deleted",
+            let (done, would) = match &change.action {
+                FileAction::Create { .. } => ("Created", "Would create"),
+                FileAction::Update { .. } => ("Updated", "Would update"),
+                FileAction::Identical => ("Unchanged", "Unchanged"),
+                FileAction::Kept => ("Kept", "Kept"),
+                FileAction::Conflict { .. } if force => ("Overwrote", "Would overwrite"),
+                FileAction::Conflict { .. } => ("Skipped", "Would skip"),
+                FileAction::Delete { .. } => ("Deleted", "Would delete"),
             };
+            let verb = if preview { would } else { done };
             let note = match &change.action {
+                FileAction::Kept => " (yours, as recorded in mcp-builder.json)",
+                FileAction::Conflict {
+                    upstream: Some(_), ..
+                } if !force => {
+                    " (yours, but the generated code changed since you kept it: --dry-run shows the template's change; --adopt FILE keeps yours again, --force overwrites it)"
+                }
                 FileAction::Conflict { .. } if !force => {
-                    " (you changed it since it was generated; --force overwrites it, --dry-run shows the diff)"
+                    " (you changed it since it was generated; --adopt FILE keeps yours, --force overwrites it, --dry-run shows the diff)"
                 }
                 _ => "",
             };
@@ -46,16 +65,33 @@ pub fn diff(plan: &Plan) -> String {
     plan.changes.iter().map(change_diff).collect()
 }
 
-/// The unified diff of one change (empty for an unchanged file).
+/// The unified diff of one change (empty for an unchanged file). For a
+/// file the user kept whose generated code changed since, the template's
+/// change: from the generated text they kept it against to the new one.
 pub fn change_diff(change: &FileChange) -> String {
+    let name = display(&change.path);
     let (before, after) = match &change.action {
         FileAction::Create { contents } => ("", contents.as_str()),
         FileAction::Update { before, after } => (before.as_str(), after.as_str()),
-        FileAction::Conflict { current, desired } => (current.as_str(), desired.as_str()),
+        FileAction::Conflict {
+            desired,
+            upstream: Some(generated),
+            ..
+        } => {
+            return TextDiff::from_lines(generated.as_str(), desired.as_str())
+                .unified_diff()
+                .header(
+                    &format!("a/{name}\t(generated when you kept yours)"),
+                    &format!("b/{name}\t(generated now)"),
+                )
+                .to_string();
+        }
+        FileAction::Conflict {
+            current, desired, ..
+        } => (current.as_str(), desired.as_str()),
         FileAction::Delete { before } => (before.as_str(), ""),
-        FileAction::Identical => return String::new(),
+        FileAction::Identical | FileAction::Kept => return String::new(),
     };
-    let name = display(&change.path);
     let old = match &change.action {
         FileAction::Create { .. } => "/dev/null".to_string(),
         _ => format!("a/{name}"),
@@ -153,7 +189,7 @@ pub fn apply(plan: &Plan, force: bool) -> anyhow::Result<()> {
             FileAction::Update { after, .. } => Some((change, Some(after.as_str()))),
             FileAction::Conflict { desired, .. } if force => Some((change, Some(desired.as_str()))),
             FileAction::Delete { .. } => Some((change, None)),
-            FileAction::Conflict { .. } | FileAction::Identical => None,
+            FileAction::Conflict { .. } | FileAction::Identical | FileAction::Kept => None,
         })
         .collect();
 
@@ -222,7 +258,7 @@ fn restore(done: &[(&Path, &FileChange)]) -> anyhow::Result<()> {
                 temp.persist(path)
                     .with_context(|| format!("cannot restore `{}`", path.display()))?;
             }
-            FileAction::Identical => {}
+            FileAction::Identical | FileAction::Kept => {}
         }
     }
     Ok(())
@@ -402,6 +438,7 @@ mod tests {
                     action: FileAction::Conflict {
                         current: "edited by the user\n".into(),
                         desired: "generated\n".into(),
+                        upstream: None,
                     },
                 },
             ],

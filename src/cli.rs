@@ -117,7 +117,8 @@ pub struct AuthTokenArgs {
     #[arg(long, value_name = "NAME")]
     pub sub: Option<String>,
 
-    /// Seconds to wait for each network request.
+    /// Seconds to wait for each answer; a host that did not answer in time
+    /// is sent nothing more (its later checks fail at once).
     #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=300))]
     pub timeout: u64,
 }
@@ -177,7 +178,8 @@ pub struct AuthTestArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Seconds to wait for each network request.
+    /// Seconds to wait for each answer; a host that did not answer in time
+    /// is sent nothing more (its later checks fail at once).
     #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=300))]
     pub timeout: u64,
 
@@ -326,9 +328,28 @@ pub struct AddAuthArgs {
     #[arg(long)]
     pub strict_tools: bool,
 
+    /// Which scopes count when a token carries both the client's requested
+    /// scopes (`scope`/`scp`) and permissions or roles: requested (the
+    /// intersection), permissions (those alone) or union [default: union
+    /// for keycloak, else requested].
+    #[arg(long, value_name = "SOURCE")]
+    pub scope_source: Option<String>,
+
+    /// Accept only RFC 9068 access tokens (`typ` `at+jwt`); `false` also
+    /// accepts `JWT` and no `typ` [default: true for dev, else false]. ID,
+    /// logout and other `+jwt` tokens are always refused.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub require_at_jwt: Option<bool>,
+
     /// Answers from a TOML or JSON file (any subset; flags win over it).
     #[arg(long, value_name = "FILE")]
     pub answers: Option<PathBuf>,
+
+    /// On a server that speaks only stdio: add a streamable HTTP transport
+    /// (used when `MCP_TRANSPORT=http`, on `MCP_BIND`, default
+    /// 127.0.0.1:8000, at /mcp; stdio stays the default) and protect it.
+    #[arg(long)]
+    pub add_http: bool,
 
     /// Ask nothing: accept the proposed scopes and tool scopes, and apply without confirmation.
     #[arg(long, short = 'y')]
@@ -345,6 +366,14 @@ pub struct AddAuthArgs {
     /// Overwrite generated files you changed since they were generated.
     #[arg(long)]
     pub force: bool,
+
+    /// Keep your version of a generated file you changed (its path as
+    /// add-auth prints it, e.g. src/auth/policy.rs), recorded in
+    /// mcp-builder.json: re-runs and --check leave it alone until the
+    /// generated code itself changes. Repeatable; --adopt alone keeps every
+    /// generated file you changed.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "", conflicts_with = "check")]
+    pub adopt: Vec<String>,
 
     /// Do not run `cargo check` on the package after writing.
     #[arg(long)]

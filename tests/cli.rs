@@ -1,5 +1,6 @@
-//! The `add-auth` command as a user meets it: re-runs, dry runs, checks and
-//! bad input. Every failing case asserts that no file was touched.
+//! The commands as a user meets them: re-runs, dry runs, checks, kept
+//! edits, bad input, and the exit code of each condition (the README's
+//! table). Every failing case asserts that no file was touched.
 
 mod support;
 
@@ -210,7 +211,7 @@ fn projects_add_auth_cannot_handle_are_refused_untouched() {
     // Not a project at all.
     let empty = TempDir::new().unwrap();
     fs::write(empty.path().join("notes.txt"), "hello").unwrap();
-    refuses(empty.path(), FLAGS, 1, &["no Cargo.toml"]);
+    refuses(empty.path(), FLAGS, 2, &["no Cargo.toml"]);
 
     // A Rust crate that is not an MCP server.
     let plain = TempDir::new().unwrap();
@@ -273,4 +274,337 @@ fn a_rerun_without_flags_keeps_the_provider_options() {
         stderr(&rerun)
     );
     assert_eq!(tree(dir.path()), after_first);
+}
+
+/// Issue 20: `--scope-source` and `--require-at-jwt` are recorded, kept by
+/// a re-run without them, turned off by `--require-at-jwt false`, and
+/// become constants of the generated `provider.rs`; a bad value is a usage
+/// error that changes nothing.
+#[test]
+fn the_scope_source_and_require_at_jwt_are_recorded_and_kept() {
+    let dir = example_copy();
+    let bad = [FLAGS, &["--scope-source", "both"]].concat();
+    refuses(
+        dir.path(),
+        &bad,
+        2,
+        &["--scope-source: unknown scope source `both`"],
+    );
+    let bad = [FLAGS, &["--require-at-jwt", "yes"]].concat();
+    refuses(dir.path(), &bad, 2, &["--require-at-jwt"]);
+
+    let flags = [
+        FLAGS,
+        &["--scope-source", "permissions", "--require-at-jwt"],
+    ]
+    .concat();
+    mcp_builder(dir.path(), &flags).success();
+    let after_first = tree(dir.path());
+    let state = fs::read_to_string(dir.path().join("mcp-builder.json")).unwrap();
+    assert!(
+        state.contains("\"scope_source\": \"permissions\""),
+        "{state}"
+    );
+    assert!(state.contains("\"require_at_jwt\": true"), "{state}");
+    let provider = fs::read_to_string(dir.path().join("src/auth/provider.rs")).unwrap();
+    assert!(
+        provider.contains("pub const SCOPE_SOURCE: ScopeSource = ScopeSource::Permissions;"),
+        "{provider}"
+    );
+    assert!(
+        provider.contains("pub const REQUIRE_AT_JWT: bool = true;"),
+        "{provider}"
+    );
+
+    let rerun = mcp_builder(dir.path(), &["--yes"]).success();
+    assert!(
+        stderr(&rerun).ends_with("nothing to do: `tasks-server` is already protected as asked\n"),
+        "{}",
+        stderr(&rerun)
+    );
+    assert_eq!(tree(dir.path()), after_first);
+
+    mcp_builder(dir.path(), &["--require-at-jwt", "false", "--yes"]).success();
+    let state = fs::read_to_string(dir.path().join("mcp-builder.json")).unwrap();
+    assert!(state.contains("\"require_at_jwt\": false"), "{state}");
+    assert!(
+        state.contains("\"scope_source\": \"permissions\""),
+        "{state}"
+    );
+    let provider = fs::read_to_string(dir.path().join("src/auth/provider.rs")).unwrap();
+    assert!(
+        provider.contains("pub const REQUIRE_AT_JWT: bool = false;"),
+        "{provider}"
+    );
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn check_args() -> Vec<&'static str> {
+    [&FLAGS[..FLAGS.len() - 1], &["--check"]].concat()
+}
+
+/// A kept edit is settled until the generated code changes: a template
+/// change is simulated honestly by recording that the user's version was
+/// kept against another generated text (one line more than today's).
+#[test]
+fn a_kept_edit_is_settled_until_the_generated_code_changes() {
+    let dir = example_copy();
+    mcp_builder(dir.path(), FLAGS).success();
+    let policy = dir.path().join("src/auth/policy.rs");
+    let generated = fs::read_to_string(&policy).unwrap();
+    let edited = generated.clone() + "// my own note\n";
+    fs::write(&policy, &edited).unwrap();
+    let check = mcp_builder(dir.path(), &check_args()).code(1);
+    assert!(
+        stderr(&check).contains("  Would skip src/auth/policy.rs (you changed it"),
+        "{}",
+        stderr(&check)
+    );
+
+    // Not a generated file: a usage error naming the one that can be kept.
+    let before = tree(dir.path());
+    let wrong = mcp_builder(dir.path(), &["--adopt", "src/main.rs", "--yes"]).code(2);
+    assert!(
+        stderr(&wrong).contains(
+            "--adopt src/main.rs: `src/main.rs` is not a file add-auth generates\nhelp: name one of the generated files you changed (`src/auth/policy.rs`)"
+        ),
+        "{}",
+        stderr(&wrong)
+    );
+    assert_eq!(tree(dir.path()), before);
+
+    let adopt = mcp_builder(dir.path(), &["--adopt", "./src/auth/policy.rs", "--yes"]).success();
+    assert!(
+        stderr(&adopt).contains(
+            "\n        Kept src/auth/policy.rs (yours, as recorded in mcp-builder.json)\n"
+        ) && stderr(&adopt).contains("\n     Updated mcp-builder.json\n"),
+        "{}",
+        stderr(&adopt)
+    );
+    let settled = tree(dir.path());
+    let rerun = mcp_builder(dir.path(), FLAGS).success();
+    assert!(
+        stderr(&rerun).ends_with("nothing to do: `tasks-server` is already protected as asked\n")
+    );
+    mcp_builder(dir.path(), &check_args()).success();
+    assert_eq!(tree(dir.path()), settled);
+    assert_eq!(fs::read_to_string(&policy).unwrap(), edited);
+
+    // The template generated one line more when the edit was kept.
+    let state_path = dir.path().join("mcp-builder.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&state_path).unwrap()).unwrap();
+    let record = &mut state["generator"]["yours"]["src/auth/policy.rs"];
+    assert_eq!(record["sha256"], sha256_hex(&edited));
+    assert_eq!(record["generated"], sha256_hex(&generated));
+    let older = generated.clone() + "// a line an older template wrote\n";
+    let last = edited.lines().count();
+    record["generated"] = sha256_hex(&older).into();
+    record["to_generated"] = serde_json::json!([
+        { "line": last, "remove": 1, "insert": ["// a line an older template wrote\n"] }
+    ]);
+    fs::write(
+        &state_path,
+        serde_json::to_string_pretty(&state).unwrap() + "\n",
+    )
+    .unwrap();
+    let changed = tree(dir.path());
+
+    let check = mcp_builder(dir.path(), &check_args()).code(1);
+    assert!(
+        stderr(&check).contains(
+            "  Would skip src/auth/policy.rs (yours, but the generated code changed since you kept it"
+        ),
+        "{}",
+        stderr(&check)
+    );
+    let dry = mcp_builder(dir.path(), &["--dry-run"]).success();
+    let diff = String::from_utf8_lossy(&dry.get_output().stdout).into_owned();
+    assert!(
+        diff.starts_with(
+            "--- a/src/auth/policy.rs\t(generated when you kept yours)\n+++ b/src/auth/policy.rs\t(generated now)\n"
+        ),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("\n-// a line an older template wrote\n"),
+        "{diff}"
+    );
+    assert!(
+        !diff.contains("my own note"),
+        "only the template's change: {diff}"
+    );
+    assert_eq!(tree(dir.path()), changed);
+
+    // Kept again: settled again, the file still the user's.
+    mcp_builder(dir.path(), &["--adopt", "--yes"]).success();
+    mcp_builder(dir.path(), &check_args()).success();
+    assert_eq!(fs::read_to_string(&policy).unwrap(), edited);
+}
+
+/// A tool added since the last run has no recorded scope: `--check` names
+/// that drift (exit 1) instead of failing as a usage error.
+#[test]
+fn check_reports_a_new_tool_without_a_scope_as_drift() {
+    let dir = example_copy();
+    mcp_builder(dir.path(), FLAGS).success();
+    let tasks = dir.path().join("src/tasks.rs");
+    let source = fs::read_to_string(&tasks).unwrap();
+    let added = source.replacen(
+        "    #[tool(\n        name = \"delete-task\",",
+        "    #[tool(name = \"count-tasks\", description = \"Count your tasks\")]\n    fn count_tasks(&self, ctx: RequestContext<RoleServer>) -> String {\n        self.store.search(&owner_of(&ctx), \"\").len().to_string()\n    }\n\n    #[tool(\n        name = \"delete-task\",",
+        1,
+    );
+    assert_ne!(added, source);
+    fs::write(&tasks, added).unwrap();
+    let before = tree(dir.path());
+    let check = mcp_builder(dir.path(), &["--check"]).code(1);
+    let err = stderr(&check);
+    assert!(err.contains("\nWould update src/auth/policy.rs\n"), "{err}");
+    assert!(
+        err.contains("note: no scope is recorded for tool `count-tasks`: the lines above use the proposed one"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(
+            "error: `tasks-server` is not up to date; run `mcp-builder add-auth` without --check\n"
+        ),
+        "{err}"
+    );
+    assert_eq!(tree(dir.path()), before);
+}
+
+/// A preview says what would happen, never that it happened.
+#[test]
+fn dry_runs_say_would() {
+    let dir = example_copy();
+    let dry = mcp_builder(dir.path(), &[FLAGS, &["--dry-run"]].concat()).success();
+    let err = stderr(&dry);
+    assert!(err.contains("\nWould create src/auth/mod.rs\n"), "{err}");
+    assert!(err.contains("\nWould update src/main.rs\n"), "{err}");
+    assert!(
+        !err.contains("Created") && !err.contains("Updated"),
+        "{err}"
+    );
+    assert!(err.ends_with("--dry-run: no changes were made\n"), "{err}");
+
+    mcp_builder(dir.path(), FLAGS).success();
+    let protected = tree(dir.path());
+    let remove = auth(dir.path(), &["remove", "--dry-run"]).success();
+    let err = stderr(&remove);
+    assert!(err.contains("\nWould delete src/auth/mod.rs\n"), "{err}");
+    assert!(!err.contains("Deleted"), "{err}");
+    assert_eq!(tree(dir.path()), protected);
+}
+
+fn auth(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("mcp-builder")
+        .unwrap()
+        .arg("auth")
+        .args(args)
+        .arg("--path")
+        .arg(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("AUTH0_CLIENT_ID")
+        .env_remove("AUTH0_CLIENT_SECRET")
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+}
+
+/// The README's exit-code table: the same condition, the same code in
+/// every command.
+#[test]
+fn the_same_condition_has_the_same_exit_code_in_every_command() {
+    let empty = TempDir::new().unwrap();
+    let missing = empty.path().join("nope");
+    let broken = TempDir::new().unwrap();
+    fs::write(broken.path().join("mcp-builder.json"), "{\n").unwrap();
+    let commands: [&[&str]; 5] = [
+        &["remove", "--yes"],
+        &["test"],
+        &["token"],
+        &["doctor"],
+        &["dev"],
+    ];
+    for command in commands {
+        // No mcp-builder.json, or no directory at all: 2 (a usage error).
+        for dir in [empty.path(), missing.as_path()] {
+            let run = auth(dir, command).code(2);
+            assert!(
+                stderr(&run).starts_with("error: `"),
+                "auth {command:?}: {}",
+                stderr(&run)
+            );
+        }
+        // An unreadable mcp-builder.json: 1 (the project is broken).
+        let run = auth(broken.path(), command).code(1);
+        assert!(
+            stderr(&run).contains("`mcp-builder.json`"),
+            "auth {command:?}: {}",
+            stderr(&run)
+        );
+    }
+    refuses(
+        empty.path(),
+        FLAGS,
+        2,
+        &["is not a Rust project: no Cargo.toml found"],
+    );
+    refuses(empty.path(), &["--check"], 2, &["no Cargo.toml found"]);
+    for args in [FLAGS, &["--check"]] {
+        let run = mcp_builder(&missing, args).code(2);
+        assert!(
+            stderr(&run).contains("is not a Rust project: no Cargo.toml found"),
+            "{}",
+            stderr(&run)
+        );
+    }
+    assert!(!missing.exists());
+}
+
+/// `auth test --timeout 2` against a server that accepts connections and
+/// never answers: said as a timeout, and waited for once, not per check.
+#[test]
+fn a_server_that_never_answers_times_out_once_and_says_so() {
+    let dir = example_copy();
+    mcp_builder(dir.path(), FLAGS).success();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Holds every connection open, unanswered, until the test ends.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(16) {
+            held.push(stream);
+        }
+    });
+    let started = std::time::Instant::now();
+    let server = format!("http://127.0.0.1:{port}/mcp");
+    let run = auth(dir.path(), &["test", "--server", &server, "--timeout", "2"]).code(1);
+    let elapsed = started.elapsed();
+    let out = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
+    assert!(
+        out.contains(&format!(
+            "GET http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp: timed out after 2 s"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "POST {server}: not sent: http://127.0.0.1:{port} did not answer an earlier request within 2 s"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("error sending request"), "{out}");
+    // Four requests to the server: 8 s when each waited its 2 s.
+    assert!(
+        elapsed < std::time::Duration::from_secs(6),
+        "took {elapsed:?}"
+    );
 }

@@ -648,11 +648,60 @@ fn an_edited_generated_file_kept_in_the_dialog_is_not_touched() {
         .send(ENTER)
         .expect("Apply these changes?")
         .send(ENTER)
-        .expect("     Skipped src/auth/policy.rs");
+        .expect("        Kept src/auth/policy.rs (yours, as recorded in mcp-builder.json)");
     let (code, transcript) = dialog.finish();
     assert_eq!(code, Some(0), "{transcript}");
     assert_eq!(
         fs::read_to_string(dir.path().join("src/auth/policy.rs")).unwrap(),
         edited
+    );
+    // Kept is recorded: a re-run without a terminal finds nothing to do.
+    assert_cmd::Command::cargo_bin("mcp-builder")
+        .unwrap()
+        .args(["add-auth", "--no-verify", "--check", "--path"])
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+}
+
+/// Uncommitted changes are said before the first question, so that the
+/// user can stop and commit first.
+#[test]
+fn the_uncommitted_changes_warning_comes_before_any_question() {
+    let dir = example_copy();
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    if !git(&["init", "-q"]) {
+        return; // no git here: nothing to warn about
+    }
+    assert!(git(&["add", "."]) && git(&["commit", "-qm", "x"]));
+    fs::write(dir.path().join("notes.txt"), "work in progress\n").unwrap();
+    let main = fs::read_to_string(dir.path().join("src/main.rs")).unwrap();
+    let mut dialog = Dialog::start(dir.path(), &[]);
+    dialog
+        .expect("Found `tasks-server`")
+        .expect("has uncommitted changes (1 file)")
+        .expect("Identity provider")
+        .ctrl_c();
+    let (_, transcript) = dialog.finish();
+    let warned = transcript.find("uncommitted changes").unwrap();
+    let asked = transcript.find("Identity provider").unwrap();
+    assert!(warned < asked, "{transcript}");
+    // `git status` may refresh git's index; the project itself is as it was.
+    assert!(!dir.path().join("mcp-builder.json").exists());
+    assert_eq!(
+        fs::read_to_string(dir.path().join("src/main.rs")).unwrap(),
+        main
     );
 }

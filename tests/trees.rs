@@ -366,3 +366,4 @@ case!(preexisting_settings_kept);
 case!(rerun_then_remove);
 case!(token_format_switch);
 case!(token_format_switch_edited);
+case!(adopted_edit);

@@ -7,7 +7,7 @@ use crate::{
     apply,
     cli::AddAuthArgs,
     inspect::{self, Project},
-    plan::{self, FileAction, STATE_FILE, Snapshot, state},
+    plan::{self, FileAction, STATE_FILE, Snapshot, adopt, state},
     prompt,
     resolve::{self, Answers, Inputs, UsageError, answers, dotenv},
     verify,
@@ -15,13 +15,8 @@ use crate::{
 
 /// Runs the command; `Ok(false)` means `--check` found changes (exit 1).
 pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
-    let project = inspect::inspect_with(
-        &args.path,
-        &inspect::Options {
-            package: args.package.clone(),
-            module_name: args.module_name.clone(),
-        },
-    )?;
+    let interactive = !args.yes && !args.check && prompt::is_interactive();
+    let project = inspect_project(&args, interactive)?;
     eprintln!("{}", found(&project));
     let previous = match Disk.read(&project.root.join(STATE_FILE))? {
         Some(text) => state::read_auth_state(&text)?,
@@ -50,6 +45,9 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         scope_implies: args.scope_implies,
         challenge_scopes: args.challenge_scopes,
         strict_tools: args.strict_tools,
+        scope_source: args.scope_source,
+        require_at_jwt: args.require_at_jwt,
+        add_http: args.add_http,
     }
     .answers()?;
     let from_file = match &args.answers {
@@ -58,8 +56,18 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     };
     let given = flags.or(from_file);
 
-    // The dialog asks what is still open, where someone can answer.
-    let interactive = !args.yes && !args.check && prompt::is_interactive();
+    // The dialog asks what is still open, where someone can answer
+    // (`interactive`, above).
+    // Uncommitted changes are said before any question, so that the user
+    // can stop and commit first; without questions, just before writing.
+    let mut dirty = if args.dry_run || args.check {
+        None
+    } else {
+        apply::uncommitted_changes_warning(&project.root)
+    };
+    if interactive && let Some(warning) = dirty.take() {
+        eprintln!("warning: {warning}");
+    }
     let answers = if interactive {
         resolve::check_given(&project, &given)?;
         prompt::install_interrupt_handler()?;
@@ -75,7 +83,11 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     // must not need answers it could propose. What cannot be proposed
     // (provider, domain, audience) is still required, by its flag.
     let preview_only = args.dry_run && !args.yes && !interactive;
-    let resolution = resolve::resolve_noted(&project, &answers, args.yes || preview_only)?;
+    // `--check` compares with what a run would propose for what has no
+    // answer yet (a new tool): that is drift to report (exit 1), not a
+    // usage error.
+    let resolution =
+        resolve::resolve_noted(&project, &answers, args.yes || preview_only || args.check)?;
     for note in &resolution.notes {
         eprintln!("note: {note}");
     }
@@ -88,8 +100,19 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
              run with --yes to apply them, or choose with --scopes and --tool-scope TOOL=SCOPE"
         );
     }
+    let unanswered: Vec<&str> = project
+        .tools
+        .iter()
+        .map(|tool| tool.name.as_str())
+        .filter(|tool| !answers.tool_scopes.contains_key(*tool))
+        .collect();
     let resolved = resolution.resolved;
     let mut plan = plan::plan(&project, &resolved, &Disk)?;
+    if let Some(which) = adopt::Which::from_flags(&args.adopt) {
+        for note in adopt::adopt(&mut plan, &Disk, &which)? {
+            eprintln!("note: {note}");
+        }
+    }
 
     let mut err = std::io::stderr().lock();
     for warning in &plan.warnings {
@@ -98,7 +121,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     // In the dialog, each file the user edited gets its own question, and
     // writing needs the user's go-ahead on the summary.
     if interactive && !args.dry_run && !args.force {
-        prompt::resolve_conflicts(&mut plan)?;
+        prompt::resolve_conflicts(&mut plan, &Disk)?;
     }
     let confirmed = if interactive && !args.dry_run && !plan.is_noop() {
         if !prompt::confirm(&project, &resolved, &plan, args.force)? {
@@ -111,7 +134,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     };
     if args.dry_run {
         print!("{}", apply::diff_for_stdout(&plan));
-        for line in apply::status_lines(&plan, args.force) {
+        for line in apply::preview_lines(&plan, args.force) {
             writeln!(err, "{line}")?;
         }
         writeln!(err, "--dry-run: no changes were made")?;
@@ -122,8 +145,20 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         if up_to_date {
             writeln!(err, "{}: auth is up to date", project.package_name)?;
         } else {
-            for line in apply::status_lines(&plan, args.force) {
+            for line in apply::preview_lines(&plan, args.force) {
                 writeln!(err, "{line}")?;
+            }
+            if resolution.proposed && !unanswered.is_empty() {
+                writeln!(
+                    err,
+                    "note: no scope is recorded for {} `{}`: the lines above use the proposed one",
+                    if unanswered.len() == 1 {
+                        "tool"
+                    } else {
+                        "tools"
+                    },
+                    unanswered.join("`, `")
+                )?;
             }
             writeln!(
                 err,
@@ -149,7 +184,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         .into());
     }
 
-    if let Some(warning) = apply::uncommitted_changes_warning(&project.root) {
+    if let Some(warning) = dirty {
         writeln!(err, "warning: {warning}")?;
     }
     let writing = prompt::hold_interrupts()?;
@@ -194,15 +229,24 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         writeln!(err, "{note}")?;
     }
     if skipped {
-        // What the skipped files would have become, for the user to merge.
+        // What the skipped files would have become, for the user to merge;
+        // for a file kept as the user's, what the template changed.
+        let mut upstream = false;
         for change in &plan.changes {
-            if matches!(change.action, FileAction::Conflict { .. }) {
+            if let FileAction::Conflict { upstream: kept, .. } = &change.action {
+                upstream |= kept.is_some();
                 print!("{}", apply::change_diff(change));
             }
         }
         writeln!(
             err,
-            "warning: some generated files were skipped because you changed them; the diffs from your version to the generated one are on stdout"
+            "warning: some generated files were skipped because you changed them; the diffs {} are on stdout\n\
+             help: merge what you want, then `--adopt FILE` keeps your version (or `--force` takes the generated one)",
+            if upstream {
+                "(from your version to the generated one; for a file you kept, what the template changed since)"
+            } else {
+                "from your version to the generated one"
+            }
         )?;
     }
     Ok(true)
@@ -335,4 +379,82 @@ fn shell_path(path: &std::path::Path) -> String {
         Some(relative) => relative.display().to_string(),
         None => path.display().to_string(),
     }
+}
+
+/// Inspects the package. A server that speaks only stdio is refused unless
+/// `--add-http` (or `add_http` in the answers file) asks for an HTTP
+/// transport, or the user accepts it in the dialog: then the package is
+/// inspected as it will be with that transport (`plan::transport`).
+fn inspect_project(args: &AddAuthArgs, interactive: bool) -> anyhow::Result<Project> {
+    let mut options = inspect::Options {
+        package: args.package.clone(),
+        module_name: args.module_name.clone(),
+        insertion: None,
+    };
+    let refusal = match inspect::inspect_with(&args.path, &options) {
+        Ok(project) => {
+            if args.add_http && !served_by_added_http(&project)? {
+                eprintln!(
+                    "note: --add-http: `{}` already serves MCP over HTTP; no transport was added",
+                    project.package_name
+                );
+            }
+            return Ok(project);
+        }
+        Err(refusal) => refusal,
+    };
+    let from_file = match &args.answers {
+        Some(path) => answers::read(path)?
+            .add_http
+            .is_some_and(|given| given.value),
+        None => false,
+    };
+    let wanted = args.add_http || from_file;
+    if !wanted && !interactive {
+        return Err(refusal);
+    }
+    let Some(site) = inspect::stdio_site(&args.path, &options)? else {
+        if wanted {
+            return Err(refusal.context(
+                "--add-http: no `.serve(stdio()).await` (or `serve_server(handler, stdio()).await`) \
+                 found to add an HTTP transport in front of",
+            ));
+        }
+        return Err(refusal);
+    };
+    if !wanted && !prompt::offer_http(&site)? {
+        return Err(refusal);
+    }
+    if site.clone == Some(false) {
+        let name = site.handler_type.as_deref().unwrap_or("the handler");
+        anyhow::bail!(
+            "the HTTP transport needs a new handler for each session, made by cloning `{}` (`{}`), but `{name}` is not `Clone`\n\
+             help: add `#[derive(Clone)]` to `{name}` (share what must be shared through `Arc`), then run add-auth again with --add-http",
+            site.handler,
+            site.at
+        );
+    }
+    options.insertion = Some(plan::transport::branch(&site));
+    let mut project = inspect::inspect_with(&args.path, &options)?;
+    project.notes.push(format!(
+        "added a streamable HTTP transport to `{}` in front of the stdio server (`{}`): with MCP_TRANSPORT=http \
+         the server listens on MCP_BIND (default 127.0.0.1:8000) and serves MCP at /mcp; without it, stdio as before",
+        site.file.display(),
+        site.at
+    ));
+    if site.clone.is_none() {
+        project.notes.push(format!(
+            "the HTTP transport clones the handler `{}` for each session: its type must be `Clone`",
+            site.handler
+        ));
+    }
+    Ok(project)
+}
+
+/// Whether the project's HTTP endpoint is one an earlier `--add-http` added.
+fn served_by_added_http(project: &Project) -> anyhow::Result<bool> {
+    let Some(text) = Disk.read(&project.root.join(STATE_FILE))? else {
+        return Ok(false);
+    };
+    Ok(state::read_added(&text)?.is_some_and(|added| added.pointer("/wiring/transport").is_some()))
 }

@@ -32,7 +32,7 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
     let root = &options.path;
     // Whether this start makes the key (reading the settings makes it too).
     let had_store = matches!(Store::open(root), Ok(Some(_)));
-    let settings = settings::read(root)?;
+    let settings = settings::read(root, "auth dev")?;
     let port = port(&settings, options.port, root)?;
     let (store, made) = Store::open_or_create(root)?;
     let made = made || !had_store;

@@ -31,7 +31,7 @@ pub struct Options {
 /// Without client credentials only `--server`'s checks that need no token
 /// run; the others are listed as skipped, with the reason.
 pub fn run(options: Options) -> anyhow::Result<bool> {
-    let settings = settings::read(&options.path)?;
+    let settings = settings::read(&options.path, "auth test")?;
     let credentials = match (&settings.client, &options.server) {
         (Ok(credentials), _) => Some(credentials),
         (Err(why), None) => {
@@ -137,7 +137,7 @@ impl Run {
     /// Asks for a token and explains it; its scopes when they are known.
     fn get_token(
         &mut self,
-        client: &reqwest::blocking::Client,
+        client: &http::Client,
         settings: &settings::Settings,
         issuer: &Issuer,
         credentials: &settings::ClientCredentials,

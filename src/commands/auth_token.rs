@@ -34,7 +34,7 @@ pub struct Options {
 
 /// Prints the token on stdout.
 pub fn run(options: Options) -> anyhow::Result<bool> {
-    let settings = settings::read(&options.path)?;
+    let settings = settings::read(&options.path, "auth token")?;
     let token = if settings.provider.local {
         development_token(&options, &settings)?
     } else {
@@ -106,7 +106,7 @@ fn warn_unless_running(issuer: &str, path: &std::path::Path) {
     );
     let running = http::client(Duration::from_secs(2))
         .ok()
-        .and_then(|client| client.get(&url).send().ok())
+        .and_then(|client| client.send(client.get(&url)).ok())
         .is_some_and(|response| response.status().is_success());
     if !running {
         eprintln!(

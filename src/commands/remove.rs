@@ -18,8 +18,20 @@ pub struct Options {
 
 /// Runs the command.
 pub fn run(options: Options) -> anyhow::Result<bool> {
-    let root = fs::canonicalize(&options.path)
-        .with_context(|| format!("cannot open `{}`", options.path.display()))?;
+    let root = match fs::canonicalize(&options.path) {
+        Ok(root) => root,
+        // A --path that names nothing: a usage error, as in every command.
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(UsageError(format!(
+                "`{}` does not exist\nhelp: pass --path with the package add-auth protected",
+                options.path.display()
+            ))
+            .into());
+        }
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot open `{}`", options.path.display()));
+        }
+    };
     let plan = remove::plan_remove(&root, &Disk, options.force)?;
     let mut err = std::io::stderr().lock();
     for warning in &plan.warnings {
@@ -27,7 +39,7 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
     }
     if options.dry_run {
         print!("{}", apply::diff_for_stdout(&plan));
-        for line in apply::status_lines(&plan, options.force) {
+        for line in apply::preview_lines(&plan, options.force) {
             writeln!(err, "{line}")?;
         }
         writeln!(err, "--dry-run: no changes were made")?;
@@ -36,6 +48,10 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
     if plan.is_noop() {
         writeln!(err, "nothing to do: add-auth's changes are already out")?;
         return Ok(true);
+    }
+    // Said before the question, so that the user can stop and commit first.
+    if let Some(warning) = apply::uncommitted_changes_warning(&root) {
+        writeln!(err, "warning: {warning}")?;
     }
     if !options.yes {
         let confirmed = prompt::is_interactive()
@@ -61,9 +77,6 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
             )
             .into());
         }
-    }
-    if let Some(warning) = apply::uncommitted_changes_warning(&root) {
-        writeln!(err, "warning: {warning}")?;
     }
     apply::apply(&plan, options.force)?;
     for line in apply::status_lines(&plan, options.force) {

@@ -29,11 +29,13 @@ pub(crate) fn read_package(path: &Path) -> Result<Package> {
     };
     let manifest_path = dir.join("Cargo.toml");
     if !manifest_path.is_file() {
-        bail!(
+        // A --path that names no project: a usage error (exit 2).
+        return Err(crate::resolve::UsageError(format!(
             "`{}` is not a Rust project: no Cargo.toml found\n\
              help: pass --path <dir>, the directory holding the MCP server's Cargo.toml",
             path.display()
-        );
+        ))
+        .into());
     }
     let root = dir
         .canonicalize()

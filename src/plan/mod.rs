@@ -4,12 +4,14 @@
 //! resolved answers and returns a [`Plan`]. Nothing here touches the disk;
 //! `apply` is the only writer.
 
+pub mod adopt;
 pub mod cargo_toml;
 pub mod dotenv;
 pub mod remove;
 pub mod render;
 pub mod rustfmt;
 pub mod state;
+pub mod transport;
 pub mod wiring;
 
 use std::path::{Path, PathBuf};
@@ -221,7 +223,15 @@ pub enum FileAction {
     Conflict {
         current: String,
         desired: String,
+        /// When the user had kept their version (see [`adopt`]) and the
+        /// template's output changed since: the generated text they kept it
+        /// against, so that the template's own change can be shown.
+        upstream: Option<String>,
     },
+    /// A generated file the user changed and kept as theirs (recorded in
+    /// the state file, see [`adopt`]); the template still generates what it
+    /// was kept against: settled, nothing to do.
+    Kept,
     /// A file `auth remove` deletes; `before` is what it held.
     Delete {
         before: String,
@@ -267,7 +277,7 @@ impl Plan {
     pub fn is_noop(&self) -> bool {
         self.changes
             .iter()
-            .all(|change| change.action == FileAction::Identical)
+            .all(|change| matches!(change.action, FileAction::Identical | FileAction::Kept))
     }
 }
 
@@ -293,6 +303,12 @@ pub fn plan(
         Some(text) => recorded_hashes(text)?,
         None => Default::default(),
     };
+    let yours = match &state_before {
+        Some(text) => adopt::recorded(text)?,
+        None => Default::default(),
+    };
+    // The records still true after this run: files still the user's version.
+    let mut still_yours = std::collections::BTreeMap::new();
 
     // The module, beside the crate root that declares it.
     let module_dir = project
@@ -335,9 +351,20 @@ pub fn plan(
                         module_dir.display()
                     );
                 }
-                FileAction::Conflict {
-                    current,
-                    desired: contents.clone(),
+                // Kept as the user's: settled while the template generates
+                // what it was kept against; else the template's change.
+                let kept = yours.get(&key).and_then(|record| {
+                    let before = record.generated_text(&current)?;
+                    still_yours.insert(key.clone(), record.clone());
+                    Some(before)
+                });
+                match kept {
+                    Some(before) if before == contents => FileAction::Kept,
+                    upstream => FileAction::Conflict {
+                        current,
+                        desired: contents.clone(),
+                        upstream,
+                    },
                 }
             }
             current => FileChange::new(&path, current, contents.clone()).action,
@@ -374,8 +401,17 @@ pub fn plan(
     let mount = &project.mount;
     // `mod auth;` under the `cfg` the HTTP code is compiled under.
     let gate = project.http_feature.as_deref();
-    let router_source =
+    let router_on_disk =
         read(&mount.file)?.with_context(|| format!("`{}` disappeared", mount.file.display()))?;
+    // A stdio-only server's new HTTP branch: the mount is in it.
+    let insertion = project
+        .insertion
+        .as_ref()
+        .filter(|insertion| insertion.file == mount.file);
+    let router_source = match insertion {
+        Some(insertion) => insertion.apply(&router_on_disk),
+        None => router_on_disk.clone(),
+    };
     let wired = wiring::wire_router(&router_source, mount)?;
     let (wired, laid_out) = lay_out(&rustfmt, &router_source, wired, mount);
     let mut wiring_record = serde_json::Map::new();
@@ -397,11 +433,14 @@ pub fn plan(
     if !wiring_record.is_empty() {
         wiring_record.insert("module".into(), json!(mount.module));
     }
+    if insertion.is_some() {
+        wiring_record.insert("transport".into(), json!(slash_path(&mount.file)));
+    }
     if mount.file == mount.crate_root {
         let declared = wiring::declare_module_under(&wired, mount, gate);
-        changes.push(FileChange::new(&mount.file, read(&mount.file)?, declared));
+        changes.push(FileChange::new(&mount.file, Some(router_on_disk), declared));
     } else {
-        changes.push(FileChange::new(&mount.file, read(&mount.file)?, wired));
+        changes.push(FileChange::new(&mount.file, Some(router_on_disk), wired));
         let crate_root = read(&mount.crate_root)?
             .with_context(|| format!("`{}` disappeared", mount.crate_root.display()))?;
         let declared = wiring::declare_module_under(&crate_root, mount, gate);
@@ -423,12 +462,29 @@ pub fn plan(
         Some(path) => read(path)?,
         None => None,
     };
-    // Under the feature the HTTP code is compiled under, if any.
+    // Under the feature the HTTP code is compiled under, if any. An HTTP
+    // transport add-auth added (now or earlier) needs its own.
+    let transport_added = insertion.is_some()
+        || match &state_before {
+            Some(text) => state::read_added(text)?
+                .is_some_and(|added| added.pointer("/wiring/transport").is_some()),
+            None => false,
+        };
+    let wanted: Vec<Dependency> = DEPENDENCIES
+        .iter()
+        .chain(
+            transport_added
+                .then_some(transport::DEPENDENCIES)
+                .into_iter()
+                .flatten(),
+        )
+        .cloned()
+        .collect();
     let edit = cargo_toml::add_dependencies_under(
         &member,
         workspace.as_deref(),
         project.rmcp.from_workspace,
-        DEPENDENCIES,
+        &wanted,
         project.http_feature.as_deref(),
     )?;
     let mut added = serde_json::Map::new();
@@ -531,6 +587,10 @@ pub fn plan(
     if added.as_object().is_some_and(|object| !object.is_empty()) {
         generator["added"] = added;
     }
+    // Last, where `adopt` puts it too.
+    if let Some(records) = adopt::to_json(&still_yours) {
+        generator["yours"] = records;
+    }
     let state = state::merge_state(state_before.as_deref(), auth_state(resolved), generator)?;
     changes.push(FileChange::new(STATE_FILE, state_before, state));
 
@@ -554,6 +614,9 @@ pub fn auth_state(resolved: &Resolved) -> Value {
         "filter_lists": resolved.filter_lists,
     });
     // Only when strict: lenient is the default.
+    if resolved.add_http {
+        auth["add_http"] = json!(true);
+    }
     if resolved.strict_tools {
         auth["strict_tools"] = json!(true);
     }
@@ -576,10 +639,15 @@ pub fn auth_state(resolved: &Resolved) -> Value {
         // credentials for the endpoint are read at start-up, never stored.
         ("token_format", &options.token_format),
         ("introspection_url", &options.introspection_url),
+        // Only when given: the default follows the provider.
+        ("scope_source", &options.scope_source),
     ] {
         if let Some(value) = value {
             auth[key] = json!(value);
         }
+    }
+    if let Some(require) = options.require_at_jwt {
+        auth["require_at_jwt"] = json!(require);
     }
     if !options.client_ids.is_empty() {
         auth["client_ids"] = json!(options.client_ids);

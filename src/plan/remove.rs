@@ -14,19 +14,21 @@ use serde_json::Value;
 use super::{
     FileAction, FileChange, Plan, STATE_FILE, Snapshot, cargo_toml, dotenv, recorded_hashes,
     rustfmt::{self, Rustfmt},
-    sha256, state, wiring,
+    sha256, state, transport, wiring,
 };
 
 /// Computes the plan of `auth remove` for the package at `root`. Generated
 /// files the user changed are kept (with a warning) unless `force`.
 pub fn plan_remove(root: &Path, snapshot: &dyn Snapshot, force: bool) -> Result<Plan> {
     let read = |relative: &Path| snapshot.read(&root.join(relative));
-    let state_text = read(Path::new(STATE_FILE))?.with_context(|| {
-        format!(
+    // Like every command that needs the state file: a usage error (exit 2).
+    let Some(state_text) = read(Path::new(STATE_FILE))? else {
+        return Err(crate::resolve::UsageError(format!(
             "`{}` has no `{STATE_FILE}`: add-auth was not run here\nhelp: pass --path with the package add-auth protected",
             root.display()
-        )
-    })?;
+        ))
+        .into());
+    };
     let hashes = recorded_hashes(&state_text)?;
     let added = state::read_added(&state_text)?;
     if hashes.is_empty() {
@@ -94,6 +96,22 @@ pub fn plan_remove(root: &Path, snapshot: &dyn Snapshot, force: bool) -> Result<
                 unwired
             }
         };
+        match at {
+            Some(i) => edited[i].2 = after,
+            None => edited.push((path, current, after)),
+        }
+    }
+    // The HTTP transport `--add-http` put in front of a stdio server, once
+    // its wiring is out.
+    if let Some(path) = text(wiring.and_then(|w| w.get("transport"))) {
+        let at = edited.iter().position(|(p, _, _)| *p == path);
+        let current = match at {
+            Some(i) => edited[i].2.clone(),
+            None => read(Path::new(&path))?.with_context(|| {
+                format!("`{path}` disappeared since add-auth added an HTTP transport to it")
+            })?,
+        };
+        let after = transport::remove_branch(&current, &path)?;
         match at {
             Some(i) => edited[i].2 = after,
             None => edited.push((path, current, after)),

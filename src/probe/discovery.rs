@@ -8,10 +8,10 @@
 
 use std::io::Read;
 
-use reqwest::{Url, blocking::Client};
+use reqwest::Url;
 use serde_json::Value;
 
-use super::http;
+use super::http::{self, Client};
 
 /// The largest metadata document read (as in the generated server).
 pub const MAX_METADATA_BYTES: usize = 256 * 1024;
@@ -68,9 +68,11 @@ pub fn discover(client: &Client, issuer: &str) -> Result<Metadata, String> {
 fn fetch(client: &Client, url: &str, issuer: &str) -> Result<Value, String> {
     let url = http::url("metadata URL", url).map_err(|err| format!("{err:#}"))?;
     let response = client
-        .get(url)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
+        .send(
+            client
+                .get(url)
+                .header(reqwest::header::ACCEPT, "application/json"),
+        )
         .map_err(|err| err.to_string())?;
     if !response.status().is_success() {
         return Err(format!("status {}", response.status()));

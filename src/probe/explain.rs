@@ -15,10 +15,13 @@ use jsonwebtoken::{
     Algorithm, DecodingKey, Validation,
     jwk::{AlgorithmParameters, JwkSet},
 };
-use reqwest::blocking::Client;
 use serde_json::Value;
 
-use super::{http, report::Check, settings::Settings};
+use super::{
+    http::{self, Client},
+    report::Check,
+    settings::Settings,
+};
 
 /// A token taken apart.
 pub struct Explained {
@@ -185,8 +188,7 @@ fn signature_check(
 
 fn fetch_jwks(client: &Client, url: &str) -> anyhow::Result<JwkSet> {
     Ok(client
-        .get(http::url("JWKS URL", url)?)
-        .send()?
+        .send(client.get(http::url("JWKS URL", url)?))?
         .error_for_status()?
         .json()?)
 }

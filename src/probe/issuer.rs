@@ -10,10 +10,9 @@
 //! section 2 makes it the default), else `client_secret_post`. Auth0 needs no
 //! document: its clients use `client_secret_post`.
 
-use reqwest::blocking::Client;
-
 use super::{
     discovery::{self, Metadata},
+    http::Client,
     report::Check,
     settings::{Known, Settings},
     token::Endpoint,

@@ -10,12 +10,17 @@ use std::collections::BTreeSet;
 
 use reqwest::{
     StatusCode, Url,
-    blocking::{Client, RequestBuilder, Response},
+    blocking::{RequestBuilder, Response},
     header::{AUTHORIZATION, WWW_AUTHENTICATE},
 };
 use serde_json::{Value, json};
 
-use super::{challenge, http, report::Check, settings::Settings};
+use super::{
+    challenge,
+    http::{self, Client},
+    report::Check,
+    settings::Settings,
+};
 
 const PROTOCOL_VERSION: &str = "2025-11-25";
 const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
@@ -151,8 +156,7 @@ fn metadata_checks(client: &Client, settings: &Settings, url: &Url, server: &str
         ("metadata at the root URL", format!("{origin}{WELL_KNOWN}")),
     ] {
         let fetched = client
-            .get(&location)
-            .send()
+            .send(client.get(&location))
             .map_err(|err| format!("GET {location}: {err}"))
             .and_then(|response| match response.status() {
                 StatusCode::OK => response
@@ -329,8 +333,8 @@ impl Probe<'_> {
         if let Some(session) = session {
             request = request.header("mcp-session-id", session);
         }
-        request
-            .send()
+        self.client
+            .send(request)
             .map_err(|err| format!("POST {}: {err}", self.url))
     }
 }

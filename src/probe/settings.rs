@@ -70,8 +70,8 @@ pub struct ClientCredentials {
 }
 
 /// Reads the state file and the environment of the project at `root`.
-pub fn read(root: &Path) -> anyhow::Result<Settings> {
-    let (_, auth) = read_state(root, "auth test")?;
+pub fn read(root: &Path, command: &str) -> anyhow::Result<Settings> {
+    let (_, auth) = read_state(root, command)?;
     let env = Environment::of(root)?;
     let mut settings = from_parts(&auth, &env)?;
     if settings.provider.id == providers::DEV.id && settings.client.is_err() {

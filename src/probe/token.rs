@@ -5,11 +5,10 @@
 //! cause.
 
 use anyhow::Context;
-use reqwest::blocking::Client;
 use serde_json::Value;
 
 use super::{
-    http,
+    http::{self, Client},
     issuer::{ClientAuth, Issuer},
     settings::{ClientCredentials, Settings},
 };
@@ -103,9 +102,8 @@ pub fn request(
             form.push(("client_secret", &credentials.secret));
         }
     }
-    let response = request
-        .form(&form)
-        .send()
+    let response = client
+        .send(request.form(&form))
         .with_context(|| format!("cannot reach the token endpoint `{endpoint}`"))?;
     let status = response.status();
     let body = response

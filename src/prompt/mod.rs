@@ -29,7 +29,7 @@ use dialoguer::{
 use crate::{
     apply,
     inspect::Project,
-    plan::{FileAction, Plan},
+    plan::{self, FileAction, Plan, Snapshot},
     providers::{self, AudienceCheck, Location, Provider},
     resolve::{
         Answers, Given, Resolved, Source, defaults,
@@ -524,36 +524,57 @@ fn ask_hierarchy(
     }
 }
 
-/// Shows what the run will do and asks for the go-ahead; `false` means the
-/// user said no.
 /// For each generated file the user changed since it was generated, asks
 /// whether to keep their version, overwrite it, or first see the diff.
-/// Overwritten files become plain updates; kept ones stay conflicts, which
-/// apply skips.
-pub fn resolve_conflicts(plan: &mut Plan) -> anyhow::Result<()> {
+/// Overwritten files become plain updates; kept ones are recorded as the
+/// user's (see [`plan::adopt`]), so that later runs leave them alone until
+/// the generated code itself changes.
+pub fn resolve_conflicts(plan: &mut Plan, snapshot: &dyn Snapshot) -> anyhow::Result<()> {
     let term = Term::stderr();
+    let mut kept = Vec::new();
     for change in &mut plan.changes {
-        let FileAction::Conflict { current, desired } = &change.action else {
+        let FileAction::Conflict {
+            current,
+            desired,
+            upstream,
+        } = &change.action
+        else {
             continue;
         };
         let (current, desired) = (current.clone(), desired.clone());
+        let (prompt, show) = match upstream {
+            Some(_) => (
+                format!(
+                    "The generated code of `{}` changed since you kept your version",
+                    change.path.display()
+                ),
+                "show what the template changed",
+            ),
+            None => (
+                format!(
+                    "You changed `{}` since add-auth generated it",
+                    change.path.display()
+                ),
+                "show the diff",
+            ),
+        };
         loop {
             let choice = answered(
                 Select::with_theme(&ColorfulTheme::default())
-                    .with_prompt(format!(
-                        "You changed `{}` since add-auth generated it",
-                        change.path.display()
-                    ))
+                    .with_prompt(&prompt)
                     .items([
                         "keep my version",
                         "overwrite it with the generated one",
-                        "show the diff",
+                        show,
                     ])
                     .default(0)
                     .interact_on(&term),
             )?;
             match choice {
-                0 => break,
+                0 => {
+                    kept.push(plan::slash_path(&change.path));
+                    break;
+                }
                 1 => {
                     change.action = FileAction::Update {
                         before: current,
@@ -565,9 +586,33 @@ pub fn resolve_conflicts(plan: &mut Plan) -> anyhow::Result<()> {
             }
         }
     }
+    if !kept.is_empty() {
+        plan::adopt::adopt(plan, snapshot, &plan::adopt::Which::Files(kept))?;
+    }
     Ok(())
 }
 
+/// Offers a streamable HTTP transport to a server that speaks only stdio
+/// (`add-auth --add-http`); `false`: the user declined.
+pub fn offer_http(site: &crate::inspect::StdioSite) -> anyhow::Result<bool> {
+    install_interrupt_handler()?;
+    let term = Term::stderr();
+    term.write_line(&format!(
+        "This server serves MCP over stdio only (`{}`), and OAuth protects HTTP transports.\n\
+         add-auth can add a streamable HTTP transport in front of it: with MCP_TRANSPORT=http the \
+         server listens on MCP_BIND (default 127.0.0.1:8000) at /mcp; without it, stdio works as before.",
+        site.at
+    ))?;
+    answered(
+        Confirm::with_theme(&ColorfulTheme::default())
+            .with_prompt("Add a protected HTTP transport?")
+            .default(true)
+            .interact_on(&term),
+    )
+}
+
+/// Shows what the run will do and asks for the go-ahead; `false` means the
+/// user said no.
 pub fn confirm(
     project: &Project,
     resolved: &Resolved,

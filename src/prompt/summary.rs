@@ -78,6 +78,10 @@ pub fn render(project: &Project, resolved: &Resolved, plan: &Plan, force: bool) 
                 FileAction::Update { .. } => ("update", path),
                 FileAction::Delete { .. } => ("delete", path),
                 FileAction::Identical => return None,
+                FileAction::Kept => (
+                    "keep",
+                    format!("{path} (yours: recorded in mcp-builder.json)"),
+                ),
                 FileAction::Conflict { .. } if force => (
                     "overwrite",
                     format!("{path} (you changed it since it was generated)"),
@@ -91,7 +95,7 @@ pub fn render(project: &Project, resolved: &Resolved, plan: &Plan, force: bool) 
             })
         })
         .collect();
-    let order = ["create", "update", "delete", "overwrite", "skip"];
+    let order = ["create", "update", "delete", "overwrite", "skip", "keep"];
     files.sort_by_key(|(label, _)| order.iter().position(|o| o == label));
     rows.extend(files);
     for change in &plan.changes {
@@ -272,6 +276,7 @@ mod tests {
                     FileAction::Conflict {
                         current: "a".into(),
                         desired: "b".into(),
+                        upstream: None,
                     },
                 ),
                 change(
