@@ -20,7 +20,7 @@ use std::{fs, path::Path, time::Duration};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
-    http::{RawMcp, initialize_body, tools_call_body},
+    http::{RawMcp, Reply, initialize_body, tools_call_body},
     introspection::{AnswerMode, IntrospectionEndpoint},
     issuer::{CLIENT_ID, Issuer, now, unsigned_token},
     project::{
@@ -836,12 +836,15 @@ const INTROSPECTION_SECRET: &str = "s3cr t:/+&=%\u{e9}";
 
 /// `--token-format introspection` on the bundled example, built, run and
 /// probed against a test introspection endpoint: active answers that fit
-/// the server are accepted (and remembered: asked about once), everything
-/// else, including every fault of the endpoint, is a 401.
+/// the server are accepted (and remembered: asked about once), refusals
+/// are remembered briefly, answers that are not answers are a 401, and an
+/// endpoint that cannot be asked now (down, too slow, 429, 5xx) is a 503
+/// with `Retry-After`, never a 401 nor a pass. Then the same server under
+/// load ([`introspection_holds_under_load`]).
 #[tokio::test(flavor = "multi_thread")]
 async fn introspection_accepts_only_active_tokens_that_fit_and_fails_closed() {
     let target_dir = this_crate_target_dir().join("e2e-projects");
-    let endpoint = IntrospectionEndpoint::start(INTROSPECTION_CLIENT, INTROSPECTION_SECRET);
+    let mut endpoint = IntrospectionEndpoint::start(INTROSPECTION_CLIENT, INTROSPECTION_SECRET);
     let jwt_issuer = Issuer::start();
     let issuer = format!("{}/", endpoint.origin());
     let workspace = TempDir::new().expect("temp dir");
@@ -1069,11 +1072,11 @@ async fn introspection_accepts_only_active_tokens_that_fit_and_fails_closed() {
             );
         }
 
-        // Remembered: every request above with an accepted token asked the
-        // endpoint once; a refused token is asked about each time.
-        for (name, token, _, expect) in &cases {
+        // Remembered: every request above asked the endpoint once, an
+        // accepted token until it expires, a refused one for a few seconds.
+        for (name, token, _, _) in &cases {
             let calls = endpoint.calls_for(token);
-            if *expect != Expect::Refused && calls != 1 {
+            if calls != 1 {
                 failures.push(format!(
                     "introspection: {name}: the endpoint was asked {calls} times, expected once (then remembered)"
                 ));
@@ -1082,16 +1085,47 @@ async fn introspection_accepts_only_active_tokens_that_fit_and_fails_closed() {
         let inactive = "opaque-inactive";
         let before = endpoint.calls_for(inactive);
         let _ = raw.send(Some(inactive), None, &initialize_body(1)).await;
-        if endpoint.calls_for(inactive) != before + 1 {
-            failures.push("introspection: a refused token was not asked about again".into());
+        if endpoint.calls_for(inactive) != before {
+            failures.push("introspection: a refused token was asked about again at once".into());
         }
 
-        // Faults of the endpoint: 401, never a pass, and nothing remembered.
+        // Answers that are not answers: 401. An endpoint that cannot be
+        // asked now: 503 with its own `Retry-After` (when sane) or the
+        // default 5 s. Never a pass, and nothing remembered.
         endpoint.answer("opaque-fault", active(json!({})));
-        for (what, mode) in [
+        for (what, mode, expected) in [
             (
                 "status 500",
                 AnswerMode::Status(StatusCode::INTERNAL_SERVER_ERROR),
+                Some("5"),
+            ),
+            (
+                "status 503 with Retry-After: 17",
+                AnswerMode::RetryAfter(StatusCode::SERVICE_UNAVAILABLE, "17"),
+                Some("17"),
+            ),
+            (
+                "status 429 with Retry-After: 3",
+                AnswerMode::RetryAfter(StatusCode::TOO_MANY_REQUESTS, "3"),
+                Some("3"),
+            ),
+            (
+                "status 429 with Retry-After: 86400",
+                AnswerMode::RetryAfter(StatusCode::TOO_MANY_REQUESTS, "86400"),
+                Some("120"),
+            ),
+            (
+                "status 429 with a Retry-After date",
+                AnswerMode::RetryAfter(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Wed, 21 Oct 2026 07:28:00 GMT",
+                ),
+                Some("5"),
+            ),
+            (
+                "status 400",
+                AnswerMode::Status(StatusCode::BAD_REQUEST),
+                None,
             ),
             (
                 "an HTML page",
@@ -1099,6 +1133,7 @@ async fn introspection_accepts_only_active_tokens_that_fit_and_fails_closed() {
                     content_type: "text/html",
                     body: "<html>maintenance</html>",
                 },
+                None,
             ),
             (
                 "JSON without `active`",
@@ -1106,10 +1141,12 @@ async fn introspection_accepts_only_active_tokens_that_fit_and_fails_closed() {
                     content_type: "application/json",
                     body: r#"{"sub": "alice", "scope": "write:tasks"}"#,
                 },
+                None,
             ),
             (
                 "no answer within the timeout",
                 AnswerMode::Slow(Duration::from_secs(8)),
+                Some("5"),
             ),
         ] {
             endpoint.set_mode(mode);
@@ -1117,11 +1154,8 @@ async fn introspection_accepts_only_active_tokens_that_fit_and_fails_closed() {
             let reply = raw
                 .send(Some("opaque-fault"), None, &initialize_body(1))
                 .await;
-            if reply.status != StatusCode::UNAUTHORIZED || !reply.mentions("invalid_token") {
-                failures.push(format!(
-                    "introspection: endpoint answers {what}: expected 401 invalid_token, got\n{}",
-                    reply.describe()
-                ));
+            if let Some(failure) = expect_unavailable_or_refused(&reply, expected) {
+                failures.push(format!("introspection: endpoint answers {what}: {failure}"));
             }
             if started.elapsed() > Duration::from_secs(7) {
                 failures.push(format!(
@@ -1163,23 +1197,27 @@ async fn introspection_accepts_only_active_tokens_that_fit_and_fails_closed() {
                 "introspection: authorization_servers is not the issuer: {metadata}"
             ));
         }
+        failures.extend(introspection_holds_under_load(&raw, &mut endpoint, &active).await);
         logs.push(server.log());
     }
 
-    // The issuer refuses this server's credentials, or is not there at all.
+    // The issuer refuses this server's credentials (401: the token cannot
+    // be vouched for), or is not there at all (503: try again later).
     let dead = format!("http://127.0.0.1:{}/introspect", free_port());
-    for (what, url, secret, logged) in [
+    for (what, url, secret, logged, retry_after) in [
         (
             "wrong client credentials",
             endpoint.url(),
             "not-the-secret",
             "refused this server's credentials",
+            None,
         ),
         (
             "endpoint down",
             dead,
             INTROSPECTION_SECRET,
-            "cannot introspect a token",
+            "cannot introspect a token now",
+            Some("5"),
         ),
     ] {
         let mut server = ServerProcess::spawn(
@@ -1192,15 +1230,12 @@ async fn introspection_accepts_only_active_tokens_that_fit_and_fails_closed() {
             .wait_healthy(&format!("{base}/health"), Duration::from_secs(30))
             .await;
         let raw = RawMcp::new(&mcp_url);
-        failures.extend(
-            expect_reply(
-                &raw,
-                &format!("introspection, {what}"),
-                "opaque-write-1",
-                Expect::Refused,
-            )
-            .await,
-        );
+        let reply = raw
+            .send(Some("opaque-write-1"), None, &initialize_body(1))
+            .await;
+        if let Some(failure) = expect_unavailable_or_refused(&reply, retry_after) {
+            failures.push(format!("introspection, {what}: {failure}"));
+        }
         let log = server.log();
         if !log.contains(logged) {
             failures.push(format!(
@@ -1229,6 +1264,183 @@ async fn introspection_accepts_only_active_tokens_that_fit_and_fails_closed() {
         failures.join("\n\n"),
         logs.join("\n---\n")
     );
+}
+
+/// What is wrong with `reply`, if anything: with `retry_after`, it must be
+/// the 503 of an introspection endpoint that cannot be asked now, with
+/// that `Retry-After` and no challenge (the token is not known to be bad);
+/// without, the 401 `invalid_token` of a refused token.
+fn expect_unavailable_or_refused(reply: &Reply, retry_after: Option<&str>) -> Option<String> {
+    let fine = match retry_after {
+        Some(seconds) => {
+            reply.status == StatusCode::SERVICE_UNAVAILABLE
+                && reply.header_opt("retry-after") == Some(seconds)
+                && reply.header_opt("www-authenticate").is_none()
+                && reply.mentions("temporarily_unavailable")
+        }
+        None => {
+            reply.status == StatusCode::UNAUTHORIZED
+                && reply.challenge().param("error") == Some("invalid_token")
+        }
+    };
+    (!fine).then(|| match retry_after {
+        Some(seconds) => format!(
+            "expected 503 with Retry-After: {seconds}, got\n{}",
+            reply.describe()
+        ),
+        None => format!("expected 401 invalid_token, got\n{}", reply.describe()),
+    })
+}
+
+/// `initialize` with each of `tokens`, all at once; the replies.
+async fn all_at_once(raw: &RawMcp, tokens: Vec<String>) -> Vec<Reply> {
+    let mut requests = tokio::task::JoinSet::new();
+    for token in tokens {
+        let raw = raw.clone();
+        requests.spawn(async move { raw.send(Some(&token), None, &initialize_body(1)).await });
+    }
+    let mut replies = Vec::new();
+    while let Some(reply) = requests.join_next().await {
+        replies.push(reply.expect("a request task"));
+    }
+    replies
+}
+
+/// Issue 20 item 4, against the running introspection server: what load
+/// costs the endpoint. Many requests at once with the same new token make
+/// one call (refused or accepted alike); the same refused token again and
+/// again, one call; hundreds of distinct junk tokens at once never have
+/// more than `MAX_IN_FLIGHT` (16) calls under way; an endpoint that is
+/// down or throttling makes 503 with `Retry-After`, and once it is back the
+/// same token is accepted.
+async fn introspection_holds_under_load(
+    raw: &RawMcp,
+    endpoint: &mut IntrospectionEndpoint,
+    active: &dyn Fn(Value) -> Value,
+) -> Vec<String> {
+    /// The generated `introspection::MAX_IN_FLIGHT`.
+    const MAX_IN_FLIGHT: usize = 16;
+    let mut failures = Vec::new();
+    let mut report = Vec::new();
+
+    // 50 at once, the same token, a slow endpoint: one call.
+    endpoint.set_mode(AnswerMode::Slow(Duration::from_millis(500)));
+    endpoint.answer("opaque-crowd-active", active(json!({"sub": "carol"})));
+    for (token, status) in [
+        ("opaque-crowd-unknown", StatusCode::UNAUTHORIZED),
+        ("opaque-crowd-active", StatusCode::OK),
+    ] {
+        let replies = all_at_once(raw, vec![token.to_string(); 50]).await;
+        let calls = endpoint.calls_for(token);
+        report.push(format!("50 at once with `{token}`: {calls} call(s)"));
+        if calls != 1 {
+            failures.push(format!(
+                "introspection under load: 50 requests at once with `{token}` made {calls} calls, expected 1"
+            ));
+        }
+        if let Some(reply) = replies.iter().find(|reply| reply.status != status) {
+            failures.push(format!(
+                "introspection under load: 50 requests at once with `{token}`: expected {status} for each, got\n{}",
+                reply.describe()
+            ));
+        }
+    }
+
+    // The same refused token 50 times in a row: one call.
+    endpoint.set_mode(AnswerMode::Normal);
+    let token = "opaque-again-and-again";
+    for _ in 0..50 {
+        let reply = raw.send(Some(token), None, &initialize_body(1)).await;
+        if let Some(failure) = expect_unavailable_or_refused(&reply, None) {
+            failures.push(format!("introspection under load: `{token}`: {failure}"));
+            break;
+        }
+    }
+    let calls = endpoint.calls_for(token);
+    report.push(format!("50 in a row with `{token}`: {calls} call(s)"));
+    if calls != 1 {
+        failures.push(format!(
+            "introspection under load: the same refused token 50 times made {calls} calls, expected 1"
+        ));
+    }
+
+    // Distinct junk tokens at once against a slowish endpoint: never more
+    // than MAX_IN_FLIGHT calls under way, each token asked about once.
+    let junk = 400;
+    endpoint.set_mode(AnswerMode::Slow(Duration::from_millis(25)));
+    endpoint.reset_max_in_flight();
+    let before = endpoint.calls();
+    let tokens = (0..junk).map(|i| format!("junk-{i:04}")).collect();
+    let started = std::time::Instant::now();
+    let replies = all_at_once(raw, tokens).await;
+    let elapsed = started.elapsed();
+    let calls = endpoint.calls() - before;
+    let most = endpoint.max_in_flight();
+    let refused = replies
+        .iter()
+        .filter(|reply| reply.status == StatusCode::UNAUTHORIZED)
+        .count();
+    report.push(format!(
+        "{junk} distinct junk tokens at once: {calls} calls, at most {most} in flight, {refused} answered 401, in {elapsed:.1?}"
+    ));
+    if !(2..=MAX_IN_FLIGHT).contains(&most) {
+        failures.push(format!(
+            "introspection under load: {junk} junk tokens at once had {most} calls in flight at the endpoint, expected 2 to {MAX_IN_FLIGHT}"
+        ));
+    }
+    if calls != junk {
+        failures.push(format!(
+            "introspection under load: {junk} distinct junk tokens made {calls} calls, expected {junk}"
+        ));
+    }
+    if let Some(reply) = replies
+        .iter()
+        .find(|reply| reply.status != StatusCode::UNAUTHORIZED)
+    {
+        failures.push(format!(
+            "introspection under load: a junk token: expected 401, got\n{}",
+            reply.describe()
+        ));
+    }
+
+    // Down, then throttling, then back: 503 with Retry-After, then 200.
+    endpoint.set_mode(AnswerMode::Normal);
+    let token = "opaque-outage";
+    endpoint.answer(token, active(json!({"sub": "dave"})));
+    endpoint.go_down();
+    let reply = raw.send(Some(token), None, &initialize_body(1)).await;
+    if let Some(failure) = expect_unavailable_or_refused(&reply, Some("5")) {
+        failures.push(format!(
+            "introspection under load: endpoint down: {failure}"
+        ));
+    }
+    endpoint.come_back();
+    for (what, mode, retry_after) in [
+        (
+            "429 with Retry-After: 9",
+            AnswerMode::RetryAfter(StatusCode::TOO_MANY_REQUESTS, "9"),
+            "9",
+        ),
+        ("502", AnswerMode::Status(StatusCode::BAD_GATEWAY), "5"),
+    ] {
+        endpoint.set_mode(mode);
+        let reply = raw.send(Some(token), None, &initialize_body(1)).await;
+        if let Some(failure) = expect_unavailable_or_refused(&reply, Some(retry_after)) {
+            failures.push(format!(
+                "introspection under load: endpoint answers {what}: {failure}"
+            ));
+        }
+    }
+    endpoint.set_mode(AnswerMode::Normal);
+    let reply = raw.send(Some(token), None, &initialize_body(1)).await;
+    if reply.status != StatusCode::OK {
+        failures.push(format!(
+            "introspection under load: the endpoint back: expected 200, got\n{}",
+            reply.describe()
+        ));
+    }
+    println!("introspection under load:\n  {}", report.join("\n  "));
+    failures
 }
 
 /// Sends `initialize` with `token` and checks the answer; an accepted token

@@ -6,9 +6,12 @@
 //! get `401 invalid_client`. A token the test registered with
 //! [`IntrospectionEndpoint::answer`] gets that answer, any other token
 //! `{"active": false}`. Every request is counted, per token, and what it
-//! sent is kept for the test to inspect. [`AnswerMode`] switches the
-//! endpoint into faults: an error status, a slow answer, a body that is not
-//! an introspection answer.
+//! sent is kept for the test to inspect; so is the largest number of
+//! requests it was answering at once ([`IntrospectionEndpoint::max_in_flight`]).
+//! [`AnswerMode`] switches the endpoint into faults: an error status (with
+//! or without `Retry-After`), a slow answer, a body that is not an
+//! introspection answer; [`IntrospectionEndpoint::go_down`] closes its port
+//! until [`IntrospectionEndpoint::come_back`].
 //!
 //! Like the test issuer, it runs on its own thread with its own Tokio
 //! runtime, and stops when dropped.
@@ -16,7 +19,10 @@
 use std::{
     collections::HashMap,
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     thread,
     time::Duration,
 };
@@ -40,6 +46,8 @@ pub enum AnswerMode {
     Normal,
     /// This status and a JSON error body.
     Status(StatusCode),
+    /// This status, a JSON error body and this `Retry-After`.
+    RetryAfter(StatusCode, &'static str),
     /// The normal answer, after this delay.
     Slow(Duration),
     /// 200 with this content type and body.
@@ -74,6 +82,9 @@ struct Shared {
     answers: Mutex<HashMap<String, Value>>,
     mode: Mutex<AnswerMode>,
     received: Mutex<Vec<Received>>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 /// A running introspection endpoint. Stops when dropped.
@@ -84,15 +95,29 @@ pub struct IntrospectionEndpoint {
     thread: Option<thread::JoinHandle<()>>,
 }
 
+/// Counts a request in flight while it lives.
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn new(shared: &Arc<Shared>) -> InFlight {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl IntrospectionEndpoint {
     /// Starts an endpoint on `127.0.0.1:<free port>` that accepts exactly
     /// these client credentials.
     pub fn start(client_id: &str, client_secret: &str) -> IntrospectionEndpoint {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("bind the introspection endpoint's port");
-        listener
-            .set_nonblocking(true)
-            .expect("make the endpoint's listener non-blocking");
         let addr = listener.local_addr().expect("endpoint address");
         let shared = Arc::new(Shared {
             client_id: client_id.to_string(),
@@ -100,10 +125,28 @@ impl IntrospectionEndpoint {
             answers: Mutex::default(),
             mode: Mutex::new(AnswerMode::Normal),
             received: Mutex::default(),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         });
+        let mut endpoint = IntrospectionEndpoint {
+            addr,
+            shared,
+            shutdown: None,
+            thread: None,
+        };
+        endpoint.serve(listener);
+        endpoint
+    }
+
+    /// Serves on `listener` from its own thread and runtime.
+    fn serve(&mut self, listener: std::net::TcpListener) {
+        listener
+            .set_nonblocking(true)
+            .expect("make the endpoint's listener non-blocking");
+        let addr = self.addr;
         let app = Router::new()
             .route("/introspect", post(introspect))
-            .with_state(shared.clone());
+            .with_state(self.shared.clone());
         let (shutdown, stop) = oneshot::channel::<()>();
         let thread = thread::Builder::new()
             .name(format!("test-introspection-{}", addr.port()))
@@ -126,12 +169,26 @@ impl IntrospectionEndpoint {
                 });
             })
             .expect("spawn the endpoint thread");
-        IntrospectionEndpoint {
-            addr,
-            shared,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
+        self.shutdown = Some(shutdown);
+        self.thread = Some(thread);
+    }
+
+    /// Stops answering: the port is closed (connections to it are refused)
+    /// and open connections are dropped, until [`Self::come_back`].
+    pub fn go_down(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
         }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+
+    /// Answers again, on the same port.
+    pub fn come_back(&mut self) {
+        let listener = std::net::TcpListener::bind(self.addr)
+            .expect("bind the introspection endpoint's port again");
+        self.serve(listener);
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -162,6 +219,21 @@ impl IntrospectionEndpoint {
         self.shared.received.lock().unwrap().clone()
     }
 
+    /// How many requests it received, about any token.
+    pub fn calls(&self) -> usize {
+        self.shared.received.lock().unwrap().len()
+    }
+
+    /// The most requests it was answering at once since the last
+    /// [`Self::reset_max_in_flight`].
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    pub fn reset_max_in_flight(&self) {
+        self.shared.max_in_flight.store(0, Ordering::SeqCst);
+    }
+
     /// How many requests asked about `token`.
     pub fn calls_for(&self, token: &str) -> usize {
         self.received()
@@ -173,12 +245,7 @@ impl IntrospectionEndpoint {
 
 impl Drop for IntrospectionEndpoint {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.go_down();
     }
 }
 
@@ -187,6 +254,7 @@ async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let _in_flight = InFlight::new(&shared);
     let form = form_decoded(&String::from_utf8_lossy(&body));
     let authenticated = basic_credentials(&headers)
         .is_some_and(|(id, secret)| id == shared.client_id && secret == shared.client_secret);
@@ -221,6 +289,12 @@ async fn introspect(
         AnswerMode::Status(status) => {
             (status, Json(json!({ "error": "server_error" }))).into_response()
         }
+        AnswerMode::RetryAfter(status, retry_after) => (
+            status,
+            [(header::RETRY_AFTER, retry_after)],
+            Json(json!({ "error": "temporarily_unavailable" })),
+        )
+            .into_response(),
         AnswerMode::Slow(delay) => {
             tokio::time::sleep(delay).await;
             Json(answer).into_response()
