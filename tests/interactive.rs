@@ -705,3 +705,78 @@ fn the_uncommitted_changes_warning_comes_before_any_question() {
         main
     );
 }
+
+/// A server that speaks only stdio is offered an HTTP transport (issue 22):
+/// Enter takes it, and the rest of the dialog is the usual one; the result
+/// is what `--add-http --provider dev --yes` writes. Declining changes
+/// nothing and ends with the refusal.
+#[test]
+fn a_stdio_server_is_offered_an_http_transport() {
+    let stdio_fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stdio/single-bin");
+    let copy = || {
+        let dir = TempDir::new().unwrap();
+        copy_project(&stdio_fixture, dir.path());
+        dir
+    };
+
+    let dir = copy();
+    let before = tree(dir.path());
+    let mut dialog = Dialog::start(dir.path(), &[]);
+    dialog
+        .expect("serves MCP over stdio only (`src/main.rs:14`)")
+        .expect("Add a protected HTTP transport?")
+        .send("n")
+        .send(ENTER);
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(1), "{transcript}");
+    assert!(
+        transcript.contains("run add-auth again with --add-http"),
+        "{transcript}"
+    );
+    assert_eq!(tree(dir.path()), before);
+
+    let dir = copy();
+    let mut dialog = Dialog::start(dir.path(), &[]);
+    dialog
+        .expect("Add a protected HTTP transport?")
+        .send(ENTER)
+        .expect("this run adds a streamable HTTP transport")
+        .expect("Found `stdio-single-bin`")
+        .expect("Development issuer - try it locally")
+        .send(ENTER)
+        .expect("Development issuer URL")
+        .send(ENTER)
+        .expect("(http://127.0.0.1:8000/mcp)")
+        .send(ENTER)
+        .expect("Public URL of the MCP endpoint")
+        .send(ENTER)
+        .expect("Scopes (comma-separated)")
+        .send(ENTER)
+        .expect("Accept all")
+        .send(ENTER)
+        .expect("Apply these changes?")
+        .send(ENTER)
+        .expect("     Created src/auth/mod.rs");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+
+    let flags = copy();
+    assert_cmd::Command::cargo_bin("mcp-builder")
+        .unwrap()
+        .args([
+            "add-auth",
+            "--no-verify",
+            "--add-http",
+            "--provider",
+            "dev",
+            "--yes",
+            "--path",
+        ])
+        .arg(flags.path())
+        .env("NO_COLOR", "1")
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    assert_same_tree(dir.path(), flags.path());
+}

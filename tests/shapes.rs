@@ -463,8 +463,9 @@ fn refused_shapes_get_the_reason_and_stay_untouched() {
             "stdio-only",
             &[],
             "error: `shape-stdio` serves MCP over stdio only (`src/main.rs:5`); OAuth applies to HTTP transports\n\
-             help: serve MCP over streamable HTTP (`StreamableHttpService` mounted by \
-             `Router::new().nest_service(\"/mcp\", service)`), then run add-auth again",
+             help: run add-auth again with --add-http to add a streamable HTTP transport (chosen by \
+             `MCP_TRANSPORT=http`; stdio stays the default) and protect it, or serve MCP over streamable HTTP \
+             yourself (`StreamableHttpService` mounted by `Router::new().nest_service(\"/mcp\", service)`)",
         ),
         (
             "raw-hyper",
@@ -497,8 +498,9 @@ fn refused_shapes_get_the_reason_and_stay_untouched() {
             &[],
             "error: `shape-stdio-jwt` cannot be protected by add-auth as it is (2 problems):\n\
              - `shape-stdio-jwt` serves MCP over stdio only (`src/main.rs:8`); OAuth applies to HTTP transports\n  \
-             help: serve MCP over streamable HTTP (`StreamableHttpService` mounted by \
-             `Router::new().nest_service(\"/mcp\", service)`), then run add-auth again\n\
+             help: run add-auth again with --add-http to add a streamable HTTP transport (chosen by \
+             `MCP_TRANSPORT=http`; stdio stays the default) and protect it, or serve MCP over streamable HTTP \
+             yourself (`StreamableHttpService` mounted by `Router::new().nest_service(\"/mcp\", service)`)\n\
              - `shape-stdio-jwt` already has auth of its own, and add-auth never stacks a second one on it: \
              `src/main.rs:7` checks JWTs of its own with `jsonwebtoken` (`jsonwebtoken::DecodingKey`)\n  \
              help: remove or disable yours first (`src/main.rs:7`), then run add-auth again; \

@@ -17,6 +17,7 @@ mod offsets;
 mod refusal;
 mod rmcp_version;
 mod sources;
+mod stdio;
 mod targets;
 mod tools;
 mod workspace;
@@ -27,12 +28,13 @@ mod tests;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 pub use endpoint_tests::EndpointTest;
 pub(crate) use module_name::module_dir;
 
 pub use rmcp_version::VersionSource;
+pub use stdio::StdioSite;
 
 /// The name of the generated module unless the user picks another.
 pub const DEFAULT_MODULE: &str = "auth";
@@ -46,6 +48,36 @@ pub struct Options {
     /// `--module-name NAME`: the generated module's name. Default: the name
     /// an earlier run used (from `mcp-builder.json`), else `auth`.
     pub module_name: Option<String>,
+    /// Text to inspect the project with, as if it were already in its file
+    /// (`add-auth --add-http`: the HTTP branch of a stdio-only server).
+    pub insertion: Option<Insertion>,
+}
+
+/// Text inserted into one source file, at a byte offset of its text on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Insertion {
+    /// File relative to the package root.
+    pub file: PathBuf,
+    pub at: usize,
+    pub text: String,
+}
+
+impl Insertion {
+    /// `original` with the text inserted.
+    pub fn apply(&self, original: &str) -> String {
+        let mut text = original.to_string();
+        text.insert_str(self.at, &self.text);
+        text
+    }
+}
+
+/// Where the package at `path` serves MCP over stdio (see `stdio.rs`),
+/// `None` when it does not in a way add-auth recognises.
+pub fn stdio_site(path: &Path, options: &Options) -> Result<Option<StdioSite>> {
+    let dir = workspace::choose_package(path, options.package.as_deref())?;
+    let package = manifest::read_package(&dir)?;
+    let files = sources::load(&package.root)?;
+    stdio::find_site(&package.name, &files)
 }
 
 /// [`inspect_with`] with the default options (for tests).
@@ -80,7 +112,21 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
             package.name
         );
     }
-    let files = sources::load(&package.root)?;
+    let mut files = sources::load(&package.root)?;
+    if let Some(insertion) = &options.insertion {
+        let file = files
+            .iter_mut()
+            .find(|file| file.rel == insertion.file)
+            .with_context(|| {
+                format!(
+                    "`{}` is not a source file of the package",
+                    insertion.file.display()
+                )
+            })?;
+        let target = file.target;
+        *file = sources::SourceFile::parse(file.rel.clone(), insertion.apply(&file.text))?;
+        file.target = target;
+    }
     let module = match &options.module_name {
         Some(name) => name.clone(),
         None => module_name::recorded(&package.root)?.unwrap_or_else(|| DEFAULT_MODULE.into()),
@@ -143,6 +189,7 @@ pub fn inspect_with(path: &Path, options: &Options) -> Result<Project> {
         .find(|file| file.rel == found.mount.file)
         .and_then(listen::port);
     Ok(Project {
+        insertion: options.insertion.clone(),
         listen_port,
         endpoint_tests,
         root: package.root,
@@ -188,6 +235,9 @@ pub struct Project {
     /// The port the server listens on, when the mounting file names exactly
     /// one local address (`"127.0.0.1:8000"`); see `listen.rs`.
     pub listen_port: Option<u16>,
+    /// Text this run adds before wiring (the HTTP transport of a stdio-only
+    /// server): the mount above is in the file with it inserted.
+    pub insertion: Option<Insertion>,
 }
 
 /// The rmcp dependency as the package declares it.

@@ -349,7 +349,9 @@ fn explain_missing(package: &str, files: &[SourceFile], scans: &[Scan]) -> anyho
     if let Some(at) = first(|scan| scan.stdio_lines.first().copied()) {
         return anyhow!(
             "`{package}` serves MCP over stdio only (`{at}`); OAuth applies to HTTP transports\n\
-             help: serve MCP over streamable HTTP (`StreamableHttpService` mounted by `Router::new().nest_service(\"/mcp\", service)`), then run add-auth again"
+             help: run add-auth again with --add-http to add a streamable HTTP transport (chosen by `MCP_TRANSPORT=http`; \
+             stdio stays the default) and protect it, or serve MCP over streamable HTTP yourself (`StreamableHttpService` \
+             mounted by `Router::new().nest_service(\"/mcp\", service)`)"
         );
     }
     anyhow!(

@@ -557,8 +557,9 @@ fn stdio_only_is_refused() {
     assert_eq!(
         error_of(dir.path()),
         "`stdio-server` serves MCP over stdio only (`src/main.rs:5`); OAuth applies to HTTP transports\n\
-         help: serve MCP over streamable HTTP (`StreamableHttpService` mounted by \
-         `Router::new().nest_service(\"/mcp\", service)`), then run add-auth again"
+         help: run add-auth again with --add-http to add a streamable HTTP transport (chosen by \
+         `MCP_TRANSPORT=http`; stdio stays the default) and protect it, or serve MCP over streamable HTTP \
+         yourself (`StreamableHttpService` mounted by `Router::new().nest_service(\"/mcp\", service)`)"
     );
 }
 

@@ -11,7 +11,10 @@ use anyhow::Context;
 use handlebars::Handlebars;
 use serde_json::json;
 
-use crate::{providers::Location, resolve::Resolved};
+use crate::{
+    providers::{Location, ScopeSource},
+    resolve::Resolved,
+};
 
 /// A file of the module and its template, embedded at build time.
 macro_rules! template {
@@ -40,6 +43,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("middleware.rs"),
     template!("policy.rs"),
     template!("provider.rs"),
+    template!("sessions.rs"),
     template!("startup.rs"),
     template!("testing.rs"),
     template!("verify.rs"),
@@ -114,6 +118,7 @@ pub fn auth_module(
         scope_claims.insert(0, scope);
     }
     let roles_claim = options.roles_claim.as_deref().or(provider.roles_claim);
+    let scope_source = options.scope_source(provider);
     let required_claims: Vec<String> = provider
         .required_claims
         .iter()
@@ -157,6 +162,17 @@ pub fn auth_module(
         "jwks_path": option_const("JWKS_PATH", provider.jwks_path),
         "scope_claims": rust_const("SCOPE_CLAIMS", "&[&str]", &scope_claims),
         "roles_claim": option_const("ROLES_CLAIM", roles_claim),
+        "permissions_claim": option_const("PERMISSIONS_CLAIM", provider.permissions_claim),
+        "scope_source": format!(
+            "pub const SCOPE_SOURCE: ScopeSource = ScopeSource::{};",
+            scope_source.variant()
+        ),
+        "scope_source_doc": match scope_source {
+            ScopeSource::Requested => "the requested scopes, narrowed by the permissions or roles (the intersection)",
+            ScopeSource::Permissions => "the permissions or roles alone",
+            ScopeSource::Union => "either kind (the union)",
+        },
+        "require_at_jwt": options.require_at_jwt(provider),
         "required_claims": rust_const("REQUIRED_CLAIMS", "&[(&str, &str)]", &required_claims),
         "issuer_expr": issuer_expr(provider.issuer_format),
         "mcp_path": rust_str(mcp_path),
@@ -333,6 +349,7 @@ mod tests {
             challenge_scopes_given: false,
             filter_lists: true,
             strict_tools: false,
+            add_http: false,
         }
     }
 
@@ -535,6 +552,55 @@ mod tests {
         };
         let module = auth_module(&resolved, &Site::default()).unwrap();
         insta::assert_snapshot!("provider-oidc-claims.rs", module["provider.rs"]);
+    }
+
+    /// Issue 20: the scope rule and the token type are constants of
+    /// `provider.rs`: the provider's defaults, or the options; nothing else
+    /// changes with them.
+    #[test]
+    fn the_scope_source_and_require_at_jwt_are_provider_constants() {
+        let provider_rs = |resolved: &Resolved| {
+            auth_module(resolved, &Site::default()).unwrap()["provider.rs"].clone()
+        };
+        let of = |provider| Resolved {
+            provider,
+            ..example()
+        };
+        let auth0 = provider_rs(&example());
+        assert!(auth0.contains("pub const SCOPE_CLAIMS: &[&str] = &[\"scope\"];"));
+        assert!(
+            auth0.contains("pub const PERMISSIONS_CLAIM: Option<&str> = Some(\"permissions\");")
+        );
+        assert!(auth0.contains("pub const SCOPE_SOURCE: ScopeSource = ScopeSource::Requested;"));
+        assert!(auth0.contains("pub const REQUIRE_AT_JWT: bool = false;"));
+        let keycloak = provider_rs(&of(&crate::providers::KEYCLOAK));
+        assert!(keycloak.contains("pub const SCOPE_SOURCE: ScopeSource = ScopeSource::Union;"));
+        assert!(keycloak.contains("pub const PERMISSIONS_CLAIM: Option<&str> = None;"));
+        let dev = provider_rs(&of(&crate::providers::DEV));
+        assert!(dev.contains("pub const REQUIRE_AT_JWT: bool = true;"));
+
+        let chosen = Resolved {
+            options: ProviderOptions {
+                scope_source: Some("permissions".into()),
+                require_at_jwt: Some(true),
+                ..ProviderOptions::default()
+            },
+            ..example()
+        };
+        let module = auth_module(&chosen, &Site::default()).unwrap();
+        let plain = auth_module(&example(), &Site::default()).unwrap();
+        let differing: Vec<&str> = plain
+            .keys()
+            .copied()
+            .filter(|name| plain[name] != module[name])
+            .collect();
+        assert_eq!(differing, ["provider.rs"]);
+        let provider = &module["provider.rs"];
+        assert!(
+            provider.contains("pub const SCOPE_SOURCE: ScopeSource = ScopeSource::Permissions;")
+        );
+        assert!(provider.contains("its scopes are the permissions or roles alone;"));
+        assert!(provider.contains("pub const REQUIRE_AT_JWT: bool = true;"));
     }
 
     /// A Supabase legacy project: the variable holding the HS256 secret (its

@@ -257,6 +257,7 @@ mod tests {
             challenge_scopes_given: false,
             filter_lists: true,
             strict_tools: false,
+            add_http: false,
         };
         let change = |path: &str, action: FileAction| FileChange {
             path: path.into(),

@@ -28,7 +28,10 @@
 //! Provider options take the keys `jwks_uri`, `scope_claim`, `roles_claim`,
 //! `client_ids` (a list), `jwt_secret_env` (the NAME of the variable
 //! holding a Supabase legacy JWT secret), `token_format` (`jwt` or
-//! `introspection`) and `introspection_url`; `domain` holds the provider's
+//! `introspection`), `introspection_url`, `scope_source` (`requested`,
+//! `permissions` or `union`: which scopes count when a token has both
+//! requested scopes and permissions or roles) and `require_at_jwt` (a
+//! boolean: only RFC 9068 `at+jwt` tokens); `domain` holds the provider's
 //! location (an Auth0 domain, an issuer URL, a Supabase project URL).
 //!
 //! Values are checked later, by `resolve`; parsing here only rejects what is
@@ -100,6 +103,8 @@ pub struct Answers {
     pub filter_lists: Option<Given<bool>>,
     /// A served tool missing from the scope map stops the server.
     pub strict_tools: Option<Given<bool>>,
+    /// A stdio-only server gets a streamable HTTP transport (`--add-http`).
+    pub add_http: Option<Given<bool>>,
 }
 
 impl Answers {
@@ -116,6 +121,7 @@ impl Answers {
         self.challenge_scopes = self.challenge_scopes.or(lower.challenge_scopes);
         self.filter_lists = self.filter_lists.or(lower.filter_lists);
         self.strict_tools = self.strict_tools.or(lower.strict_tools);
+        self.add_http = self.add_http.or(lower.add_http);
         for (tool, scopes) in lower.tool_scopes {
             self.tool_scopes.entry(tool).or_insert(scopes);
         }
@@ -167,6 +173,8 @@ impl Answers {
                 jwt_secret_env: text("jwt_secret_env").map(|given| given.value),
                 token_format: text("token_format").map(|given| given.value),
                 introspection_url: text("introspection_url").map(|given| given.value),
+                scope_source: text("scope_source").map(|given| given.value),
+                require_at_jwt: auth.get("require_at_jwt").and_then(Value::as_bool),
             },
             scope_implies: auth
                 .get("scope_implies")
@@ -190,6 +198,10 @@ impl Answers {
                 .get("strict_tools")
                 .and_then(Value::as_bool)
                 .map(|strict| Given::new(strict, Source::PreviousRun)),
+            add_http: auth
+                .get("add_http")
+                .and_then(Value::as_bool)
+                .map(|add| Given::new(add, Source::PreviousRun)),
         }
     }
 }
@@ -213,10 +225,13 @@ struct AnswersFile {
     jwt_secret_env: Option<String>,
     token_format: Option<String>,
     introspection_url: Option<String>,
+    scope_source: Option<String>,
+    require_at_jwt: Option<bool>,
     scope_implies: Option<BTreeMap<String, OneOrMany>>,
     challenge_scopes: Option<OneOrMany>,
     filter_lists: Option<bool>,
     strict_tools: Option<bool>,
+    add_http: Option<bool>,
 }
 
 /// A list given as an array or as one comma-separated string.
@@ -297,6 +312,8 @@ pub fn parse(text: &str, format: Format) -> Result<Answers, String> {
             jwt_secret_env: file.jwt_secret_env,
             token_format: file.token_format,
             introspection_url: file.introspection_url,
+            scope_source: file.scope_source,
+            require_at_jwt: file.require_at_jwt,
         },
         scope_implies: file.scope_implies.map(|map| {
             let map = map
@@ -314,6 +331,9 @@ pub fn parse(text: &str, format: Format) -> Result<Answers, String> {
         strict_tools: file
             .strict_tools
             .map(|strict| Given::new(strict, Source::AnswersFile)),
+        add_http: file
+            .add_http
+            .map(|add| Given::new(add, Source::AnswersFile)),
     })
 }
 
@@ -332,10 +352,13 @@ const KEYS: &[&str] = &[
     "jwt_secret_env",
     "token_format",
     "introspection_url",
+    "scope_source",
+    "require_at_jwt",
     "scope_implies",
     "challenge_scopes",
     "filter_lists",
     "strict_tools",
+    "add_http",
 ];
 
 /// Reads and parses `--answers FILE`. Problems are usage errors (exit 2).
@@ -433,6 +456,30 @@ mod tests {
         assert_eq!(state.challenge_scopes.unwrap().value, list(&["read:tasks"]));
         let empty = Answers::from_state(Some(&json!({"scope_implies": {}})));
         assert_eq!(empty.scope_implies.unwrap().value, Hierarchy::new());
+    }
+
+    #[test]
+    fn the_scope_source_and_require_at_jwt_read_from_toml_json_and_the_state() {
+        let toml = "scope_source = \"permissions\"\nrequire_at_jwt = true\n";
+        let json = r#"{"scope_source": "permissions", "require_at_jwt": true}"#;
+        let from_toml = parse(toml, Format::Toml).unwrap();
+        assert_eq!(from_toml, parse(json, Format::Json).unwrap());
+        assert_eq!(
+            from_toml.options.scope_source.as_deref(),
+            Some("permissions")
+        );
+        assert_eq!(from_toml.options.require_at_jwt, Some(true));
+        let err = parse("require_at_jwt = \"yes\"\n", Format::Toml).unwrap_err();
+        assert!(err.contains("invalid type"), "{err}");
+        let state = Answers::from_state(Some(&json!({
+            "scope_source": "union",
+            "require_at_jwt": false
+        })));
+        assert_eq!(state.options.scope_source.as_deref(), Some("union"));
+        assert_eq!(state.options.require_at_jwt, Some(false));
+        // Leniently: a value of another type is no answer.
+        let odd = Answers::from_state(Some(&json!({"require_at_jwt": "yes"})));
+        assert_eq!(odd.options.require_at_jwt, None);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use validate::{Invalid, TokenFormat};
 
 use crate::{
     inspect::Project,
-    providers::{self, AudienceCheck, Introspection, Provider},
+    providers::{self, AudienceCheck, Introspection, Provider, ScopeSource},
 };
 
 /// The generated server's settings for opaque tokens (see the generated
@@ -72,6 +72,13 @@ pub struct Inputs {
     /// `--strict-tools`: a served tool missing from the scope map stops the
     /// generated server at start-up.
     pub strict_tools: bool,
+    /// `--scope-source`: which scopes count when a token has both requested
+    /// scopes and permissions or roles.
+    pub scope_source: Option<String>,
+    /// `--require-at-jwt[=BOOL]`: only RFC 9068 access tokens (`at+jwt`).
+    pub require_at_jwt: Option<bool>,
+    /// `--add-http`: a stdio-only server gets a streamable HTTP transport.
+    pub add_http: bool,
 }
 
 /// Provider options: where keys, scopes and roles are when the provider's
@@ -86,6 +93,14 @@ pub struct ProviderOptions {
     pub roles_claim: Option<String>,
     /// The clients (`client_id`/`azp`) allowed to call; empty: any.
     pub client_ids: Vec<String>,
+    /// Which scopes count when a token has both requested scopes and
+    /// permissions or roles (`requested`, `permissions`, `union`); `None`:
+    /// the provider's default. Once resolved, the id as recorded.
+    pub scope_source: Option<String>,
+    /// Only `typ` `at+jwt` tokens are accepted (`true`) or also `JWT` and
+    /// none (`false`); `None`: the provider's default. Once resolved,
+    /// `None` with introspection (the issuer judges opaque tokens).
+    pub require_at_jwt: Option<bool>,
     /// The NAME of the environment variable holding the legacy shared secret
     /// (HS256) of providers that have one; the secret itself is never stored.
     pub jwt_secret_env: Option<String>,
@@ -112,6 +127,8 @@ impl ProviderOptions {
                 self.client_ids
             },
             jwt_secret_env: self.jwt_secret_env.or(lower.jwt_secret_env),
+            scope_source: self.scope_source.or(lower.scope_source),
+            require_at_jwt: self.require_at_jwt.or(lower.require_at_jwt),
             // A layer that asks for another token format leaves a lower
             // layer's endpoint behind (`--token-format jwt` over a recorded
             // introspection project).
@@ -125,6 +142,19 @@ impl ProviderOptions {
             },
             token_format: self.token_format.or(lower.token_format),
         }
+    }
+
+    /// Which scopes count when a token has both kinds (resolved options).
+    pub fn scope_source(&self, provider: &Provider) -> ScopeSource {
+        self.scope_source
+            .as_deref()
+            .and_then(|id| validate::scope_source(id).ok())
+            .unwrap_or(provider.scope_source)
+    }
+
+    /// Whether only `at+jwt` tokens are accepted (resolved options).
+    pub fn require_at_jwt(&self, provider: &Provider) -> bool {
+        self.require_at_jwt.unwrap_or(provider.require_at_jwt)
     }
 
     /// The introspection endpoint, when tokens are opaque and introspected
@@ -178,6 +208,8 @@ impl Inputs {
                 jwt_secret_env: self.jwt_secret_env.clone(),
                 token_format: self.token_format.clone(),
                 introspection_url: self.introspection_url.clone(),
+                scope_source: self.scope_source.clone(),
+                require_at_jwt: self.require_at_jwt,
             },
             scope_implies: scope_implies.map(|map| Given::new(map, Source::Flag)),
             challenge_scopes: self
@@ -186,6 +218,7 @@ impl Inputs {
                 .map(|scopes| Given::new(scopes, Source::Flag)),
             filter_lists: None,
             strict_tools: self.strict_tools.then(|| Given::new(true, Source::Flag)),
+            add_http: self.add_http.then(|| Given::new(true, Source::Flag)),
         })
     }
 
@@ -279,6 +312,15 @@ impl Inputs {
                 )));
             }
         }
+        if self.require_at_jwt == Some(true)
+            && self.token_format.as_deref().is_some_and(|format| {
+                validate::token_format(format) == Ok(TokenFormat::Introspection)
+            })
+        {
+            return Err(usage(
+                "--require-at-jwt applies to JWT access tokens: with --token-format introspection the issuer judges each opaque token and no `typ` is seen\nhelp: leave --require-at-jwt out",
+            ));
+        }
         match given.first() {
             Some(("--project-ref", reference)) => validate::project_ref(reference)
                 .map(Some)
@@ -317,6 +359,9 @@ pub struct Resolved {
     /// at start-up instead of needing every scope (`auth.strict_tools`,
     /// default false; `MCP_AUTH_STRICT_TOOLS` overrides it at run time).
     pub strict_tools: bool,
+    /// The server serves MCP over an HTTP transport add-auth added to a
+    /// stdio-only server (`auth.add_http`; `--add-http`).
+    pub add_http: bool,
 }
 
 impl Resolved {
@@ -591,6 +636,8 @@ pub fn resolve_noted(
                 .strict_tools
                 .as_ref()
                 .is_some_and(|given| given.value),
+            add_http: project.insertion.is_some()
+                || answers.add_http.as_ref().is_some_and(|given| given.value),
         },
         notes,
         proposed: answers.scopes.is_none() || tool_scopes.proposed,
@@ -660,6 +707,9 @@ fn check_introspection(provider: &Provider, options: &mut ProviderOptions) -> an
     if let Introspection::Unsupported(why) = provider.introspection {
         return Err(introspection_refused(provider, why));
     }
+    // Recorded for JWTs (the flag itself is refused with introspection):
+    // an opaque token has no `typ` to check.
+    options.require_at_jwt = None;
     if options.introspection_url.is_none() {
         return Err(usage(
             "missing required values: --introspection-url\nhelp: with --token-format introspection, give the issuer's RFC 7662 token introspection endpoint, e.g. --introspection-url https://issuer.example.com/oauth2/introspect",
@@ -725,6 +775,16 @@ fn resolve_options(given: &ProviderOptions) -> anyhow::Result<ProviderOptions> {
                 validate::endpoint(url).map_err(|invalid| refused("--introspection-url", invalid))
             })
             .transpose()?,
+        scope_source: given
+            .scope_source
+            .as_deref()
+            .map(|id| {
+                validate::scope_source(id)
+                    .map(|source| source.id().to_string())
+                    .map_err(|invalid| refused("--scope-source", invalid))
+            })
+            .transpose()?,
+        require_at_jwt: given.require_at_jwt,
     })
 }
 
@@ -1324,6 +1384,93 @@ mod tests {
             ..extra
         }
         .answers()
+    }
+
+    /// Issue 20: which scopes count when a token has both kinds, and
+    /// whether only `at+jwt` passes: the provider's default unless given;
+    /// recorded only when given, so that a re-run keeps the choice.
+    #[test]
+    fn the_scope_source_and_require_at_jwt_default_per_provider_and_are_recorded_when_given() {
+        let project = tasks_project();
+        let resolved = resolve(&project, &flags(FULL, &[]), true).unwrap();
+        assert_eq!(
+            resolved.options.scope_source(resolved.provider),
+            ScopeSource::Requested
+        );
+        assert!(!resolved.options.require_at_jwt(resolved.provider));
+        let state = crate::plan::auth_state(&resolved);
+        assert!(state.get("scope_source").is_none());
+        assert!(state.get("require_at_jwt").is_none());
+        assert_eq!(providers::KEYCLOAK.scope_source, ScopeSource::Union);
+        assert!(providers::DEV.require_at_jwt);
+
+        let given = Inputs {
+            scope_source: Some(" Permissions ".into()),
+            require_at_jwt: Some(true),
+            ..Inputs::default()
+        }
+        .answers()
+        .unwrap()
+        .or(flags(FULL, &[]));
+        let resolved = resolve(&project, &given, true).unwrap();
+        assert_eq!(
+            resolved.options.scope_source(resolved.provider),
+            ScopeSource::Permissions
+        );
+        assert!(resolved.options.require_at_jwt(resolved.provider));
+        let state = crate::plan::auth_state(&resolved);
+        assert_eq!(state["scope_source"], "permissions");
+        assert_eq!(state["require_at_jwt"], true);
+        let again = resolve(&project, &Answers::from_state(Some(&state)), true).unwrap();
+        assert_eq!(again, resolved);
+        // `--require-at-jwt false` over the recorded `true`.
+        let off = Inputs {
+            require_at_jwt: Some(false),
+            ..Inputs::default()
+        }
+        .answers()
+        .unwrap()
+        .or(Answers::from_state(Some(&state)));
+        let off = resolve(&project, &off, true).unwrap();
+        assert!(!off.options.require_at_jwt(off.provider));
+        assert_eq!(crate::plan::auth_state(&off)["require_at_jwt"], false);
+
+        let bad = Inputs {
+            scope_source: Some("both".into()),
+            ..Inputs::default()
+        }
+        .answers()
+        .unwrap()
+        .or(flags(FULL, &[]));
+        assert!(
+            err(resolve(&project, &bad, true))
+                .starts_with("--scope-source: unknown scope source `both`\nhelp: use requested")
+        );
+        // Opaque tokens have no `typ`: the flag is refused, a recorded
+        // value dropped.
+        let opaque_at_jwt = opaque(Inputs {
+            token_format: Some("introspection".into()),
+            introspection_url: Some("https://id.example.com/oauth2/introspect".into()),
+            require_at_jwt: Some(true),
+            ..Inputs::default()
+        });
+        assert!(
+            opaque_at_jwt
+                .unwrap_err()
+                .to_string()
+                .starts_with("--require-at-jwt applies to JWT access tokens")
+        );
+        let recorded = opaque(Inputs {
+            token_format: Some("introspection".into()),
+            introspection_url: Some("https://id.example.com/oauth2/introspect".into()),
+            ..Inputs::default()
+        })
+        .unwrap()
+        .or(Answers::from_state(Some(
+            &json!({ "require_at_jwt": true }),
+        )));
+        let resolved = resolve(&project, &recorded, true).unwrap();
+        assert_eq!(resolved.options.require_at_jwt, None);
     }
 
     #[test]
