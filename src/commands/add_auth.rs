@@ -436,12 +436,13 @@ fn inspect_project(args: &AddAuthArgs, interactive: bool) -> anyhow::Result<Proj
     }
     options.insertion = Some(plan::transport::branch(&site));
     let mut project = inspect::inspect_with(&args.path, &options)?;
-    project.notes.push(format!(
-        "added a streamable HTTP transport to `{}` in front of the stdio server (`{}`): with MCP_TRANSPORT=http \
-         the server listens on MCP_BIND (default 127.0.0.1:8000) and serves MCP at /mcp; without it, stdio as before",
+    eprintln!(
+        "note: this run adds a streamable HTTP transport to `{}` in front of the stdio server (`{}`): with \
+         MCP_TRANSPORT=http the server listens on MCP_BIND (default 127.0.0.1:8000) and serves MCP at /mcp; \
+         without it, stdio as before",
         site.file.display(),
         site.at
-    ));
+    );
     if site.clone.is_none() {
         project.notes.push(format!(
             "the HTTP transport clones the handler `{}` for each session: its type must be `Clone`",
