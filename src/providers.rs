@@ -3,7 +3,8 @@
 //! A definition says how the user names the issuer (a host, an issuer URL, a
 //! Supabase project), where its keys are (a path below the issuer, or the
 //! issuer's discovery document), how the audience is checked, where scopes
-//! and roles live in its tokens, which algorithms sign them, which flags it
+//! and roles live in its tokens (and which of them count when a token has
+//! both kinds, [`ScopeSource`]), which algorithms sign them, which flags it
 //! takes and which environment variables hold its settings. `resolve`,
 //! `plan` and `render` read these fields and nothing else; the generated
 //! module's `provider.rs` is rendered from them, and the rest of the
@@ -48,6 +49,50 @@ pub enum AudienceCheck {
     Absent,
 }
 
+/// Which scopes a token grants when it carries both kinds of claim: the
+/// scopes its client requested and was granted (`scope`, `scp`), and the
+/// subject's permissions or roles (Auth0's `permissions`, a roles claim),
+/// which say what the user may do whatever the client asked for. A token
+/// with only one kind is read from that kind alone, whatever the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ScopeSource {
+    /// The requested scopes are the ceiling: permissions and roles can only
+    /// narrow them (the intersection).
+    Requested,
+    /// The permissions or roles alone: for projects that knowingly
+    /// authorize by them (clients request one fixed scope, or none).
+    Permissions,
+    /// Either kind counts (the union): for issuers that already narrow the
+    /// roles they put in a token to what its client may have.
+    Union,
+}
+
+impl ScopeSource {
+    pub const ALL: [ScopeSource; 3] = [
+        ScopeSource::Requested,
+        ScopeSource::Permissions,
+        ScopeSource::Union,
+    ];
+
+    /// The value of `--scope-source` (and of `scope_source` in the state).
+    pub fn id(self) -> &'static str {
+        match self {
+            ScopeSource::Requested => "requested",
+            ScopeSource::Permissions => "permissions",
+            ScopeSource::Union => "union",
+        }
+    }
+
+    /// The variant of the generated `verify::ScopeSource`.
+    pub fn variant(self) -> &'static str {
+        match self {
+            ScopeSource::Requested => "Requested",
+            ScopeSource::Permissions => "Permissions",
+            ScopeSource::Union => "Union",
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct Provider {
     /// The value of `--provider`.
@@ -81,12 +126,21 @@ pub struct Provider {
     /// Parameter that names the API in a client-credentials request
     /// (`audience` for Auth0, RFC 8707 `resource` elsewhere).
     pub audience_param: &'static str,
-    /// Claims holding scopes (`scope`/`scp` strings or arrays, `permissions`
-    /// arrays), unless `--scope-claim` names another.
+    /// Claims holding the scopes the client requested and was granted
+    /// (`scope`/`scp` strings or arrays), unless `--scope-claim` names another.
     pub scope_claims: &'static [&'static str],
+    /// Claim listing the subject's permissions whatever the client asked
+    /// for (Auth0's `permissions` array, with RBAC).
+    pub permissions_claim: Option<&'static str>,
     /// Claim holding roles that count as scopes (dots for nested claims, e.g.
     /// `realm_access.roles`), unless `--roles-claim` names another.
     pub roles_claim: Option<&'static str>,
+    /// Which scopes count when a token has both requested scopes and
+    /// permissions or roles, unless `--scope-source` says otherwise.
+    pub scope_source: ScopeSource,
+    /// Only RFC 9068 access tokens (`typ` `at+jwt`) are accepted, unless
+    /// `--require-at-jwt false` says otherwise; else `JWT` and no `typ` too.
+    pub require_at_jwt: bool,
     /// Claims that must have exactly this string value (Cognito: `token_use`).
     pub required_claims: &'static [(&'static str, &'static str)],
     /// A client-id allow-list (`--client-id`) is mandatory.
@@ -175,8 +229,16 @@ pub const AUTH0: Provider = Provider {
     jwks_path: Some("/.well-known/jwks.json"),
     token_url_format: Some("https://{location}/oauth/token"),
     audience_param: "audience",
-    scope_claims: &["scope", "permissions"],
+    // With RBAC, `scope` is already what the client requested and the user
+    // holds, and `permissions` everything the user holds, whatever the
+    // client asked for: the intersection is `scope` (`Requested`), which a
+    // client cannot widen by asking; without RBAC there is no `permissions`.
+    scope_claims: &["scope"],
+    permissions_claim: Some("permissions"),
     roles_claim: None,
+    scope_source: ScopeSource::Requested,
+    // Auth0 issues `typ` `JWT` unless the API uses the RFC 9068 profile.
+    require_at_jwt: false,
     required_claims: &[],
     client_ids_required: false,
     warning: None,
@@ -208,7 +270,10 @@ pub const OIDC: Provider = Provider {
     token_url_format: None,
     audience_param: "resource",
     scope_claims: &["scope", "scp"],
+    permissions_claim: None,
     roles_claim: None,
+    scope_source: ScopeSource::Requested,
+    require_at_jwt: false,
     required_claims: &[],
     client_ids_required: false,
     warning: None,
@@ -238,7 +303,10 @@ pub const SUPABASE: Provider = Provider {
     token_url_format: None,
     audience_param: "resource",
     scope_claims: &["scope"],
+    permissions_claim: None,
     roles_claim: None,
+    scope_source: ScopeSource::Requested,
+    require_at_jwt: false,
     required_claims: &[],
     client_ids_required: false,
     warning: Some(
@@ -269,6 +337,14 @@ pub const KEYCLOAK: Provider = Provider {
     token_url_format: Some("{location}/protocol/openid-connect/token"),
     scope_claims: &["scope"],
     roles_claim: Some("realm_access.roles"),
+    // Keycloak's `scope` names client scopes (`openid profile email`, or
+    // scopes such as `mcp:tools`) and its realm roles are another
+    // vocabulary, so an intersection would be empty for projects that
+    // authorize by either. Keycloak itself limits the roles a token carries
+    // to those mapped to its client and the client scopes it was given
+    // (role scope mappings, once the client's "Full scope allowed" is
+    // off): the issuer narrows roles per client, so both kinds count.
+    scope_source: ScopeSource::Union,
     issuer_doc: "Keycloak's issuer is the realm URL, `https://HOST/realms/REALM`.",
     example_domain: "https://keycloak.example.com/realms/your-realm",
     ..OIDC
@@ -302,6 +378,11 @@ pub const ENTRA: Provider = Provider {
     client_secret_var: "ENTRA_CLIENT_SECRET",
     algorithms: &["RS256"],
     scope_claims: &["scp"],
+    // Delegated tokens carry `scp` (and the user's app roles in `roles`
+    // when some are assigned), app-only tokens `roles` alone: the
+    // intersection keeps a client to what it was consented; projects that
+    // authorize users by app roles (clients asking for one scope such as
+    // `access_as_user`) choose `--scope-source permissions`.
     roles_claim: Some("roles"),
     introspection: Introspection::Unsupported(
         "Entra ID has no token introspection endpoint; access tokens for your API are JWTs",
@@ -368,6 +449,8 @@ pub const DEV: Provider = Provider {
     algorithms: &["ES256"],
     token_url_format: Some("{location}/token"),
     scope_claims: &["scope"],
+    // `mcp-builder auth dev` signs RFC 9068 access tokens (`typ` `at+jwt`).
+    require_at_jwt: true,
     warning: Some(
         "this server trusts the development issuer (`mcp-builder auth dev`): whoever can read the project's .mcp-builder/dev folder can mint tokens for it; before deploying, run add-auth again with your real provider (--provider auth0, oidc, ...)",
     ),

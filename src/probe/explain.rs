@@ -22,6 +22,7 @@ use super::{
     report::Check,
     settings::Settings,
 };
+use crate::providers::ScopeSource;
 
 /// A token taken apart.
 pub struct Explained {
@@ -29,7 +30,7 @@ pub struct Explained {
     pub header: Option<Value>,
     pub claims: Option<Value>,
     pub checks: Vec<Check>,
-    /// The token's scopes (`scope` string and `permissions` array).
+    /// The token's scopes as the server reads them ([`token_scopes`]).
     pub scopes: BTreeSet<String>,
 }
 
@@ -84,27 +85,59 @@ pub fn explain(
         .map_or(0, |elapsed| elapsed.as_secs());
     checks.extend(claim_checks(settings, &claims, now));
 
-    let mut scopes: BTreeSet<String> = claims
-        .get("scope")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    scopes.extend(
-        claims
-            .get("permissions")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_string),
-    );
+    let scopes = token_scopes(settings, &claims);
     Explained {
         header: Some(header),
         claims: Some(claims),
         checks,
         scopes,
+    }
+}
+
+/// The scopes the server reads from `claims`, as the generated
+/// `verify::scopes_of` does: the requested scopes and the permissions or
+/// roles, each kind expanded by the hierarchy, combined by the project's
+/// scope source when the token has both. Strings split on U+0020 only;
+/// array items are one scope each.
+fn token_scopes(settings: &Settings, claims: &Value) -> BTreeSet<String> {
+    let kind = |names: &[String]| -> Option<BTreeSet<String>> {
+        let mut found: Option<BTreeSet<String>> = None;
+        for name in names {
+            let Some(value) = name
+                .split('.')
+                .try_fold(claims, |value, part| value.get(part))
+            else {
+                continue;
+            };
+            let scopes = found.get_or_insert_with(BTreeSet::new);
+            let items: Vec<&str> = match value {
+                Value::String(text) => text.split(' ').collect(),
+                Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            scopes.extend(
+                items
+                    .into_iter()
+                    .filter(|scope| !scope.is_empty())
+                    .map(str::to_string),
+            );
+        }
+        found.map(|scopes| crate::resolve::hierarchy::expand(&scopes, &settings.scope_implies))
+    };
+    match (kind(&settings.scope_claims), kind(&settings.granted_claims)) {
+        (Some(mut requested), Some(granted)) => match settings.scope_source {
+            ScopeSource::Requested => {
+                requested.retain(|scope| granted.contains(scope));
+                requested
+            }
+            ScopeSource::Permissions => granted,
+            ScopeSource::Union => {
+                requested.extend(granted);
+                requested
+            }
+        },
+        (Some(only), None) | (None, Some(only)) => only,
+        (None, None) => BTreeSet::new(),
     }
 }
 
@@ -269,6 +302,8 @@ fn duration(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+
     use crate::providers::AUTH0;
 
     fn settings() -> Settings {
@@ -283,6 +318,9 @@ mod tests {
             scopes: vec![],
             tool_scopes: Default::default(),
             scope_implies: Default::default(),
+            scope_claims: vec!["scope".into()],
+            granted_claims: vec!["permissions".into()],
+            scope_source: ScopeSource::Requested,
             resource_url: "https://api.example.com/mcp".into(),
             client: Ok(super::super::settings::ClientCredentials {
                 id: "id".into(),
@@ -346,5 +384,37 @@ mod tests {
                 .detail
                 .starts_with("the provider issued an opaque token")
         );
+    }
+
+    /// Issue 20: `auth test` reads a token's scopes as the server does.
+    #[test]
+    fn scopes_are_read_like_the_server_does() {
+        let mut settings = settings();
+        settings.scope_implies =
+            BTreeMap::from([("delete:x".to_string(), vec!["read:x".to_string()])]);
+        let read = |settings: &Settings, claims: Value| -> Vec<String> {
+            token_scopes(settings, &claims).into_iter().collect()
+        };
+        let both = serde_json::json!({
+            "scope": "delete:x write:x\u{a0}other",
+            "permissions": ["read:x", "write:x\u{a0}other", "admin"],
+        });
+        assert_eq!(
+            read(&settings, both.clone()),
+            ["read:x", "write:x\u{a0}other"]
+        );
+        settings.scope_source = ScopeSource::Permissions;
+        assert_eq!(
+            read(&settings, both.clone()),
+            ["admin", "read:x", "write:x\u{a0}other"]
+        );
+        settings.scope_source = ScopeSource::Union;
+        assert_eq!(
+            read(&settings, both),
+            ["admin", "delete:x", "read:x", "write:x\u{a0}other"]
+        );
+        let only = serde_json::json!({ "permissions": ["a b"] });
+        assert_eq!(read(&settings, only), ["a b"]);
+        assert!(read(&settings, serde_json::json!({})).is_empty());
     }
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::{
     plan::{STATE_FILE, state},
-    providers::{self, Provider},
+    providers::{self, Provider, ScopeSource},
     resolve::{INTROSPECTION_URL_VAR, UsageError, dotenv},
 };
 
@@ -41,6 +41,13 @@ pub struct Settings {
     pub tool_scopes: BTreeMap<String, Vec<String>>,
     /// The scope hierarchy the server honours (`auth.scope_implies`).
     pub scope_implies: BTreeMap<String, Vec<String>>,
+    /// Where the server reads scopes: the claims of requested scopes
+    /// (`auth.scope_claim`, else the provider's), of permissions or roles
+    /// (the provider's permissions claim, `auth.roles_claim` or the
+    /// provider's roles claim), and which count when a token has both.
+    pub scope_claims: Vec<String>,
+    pub granted_claims: Vec<String>,
+    pub scope_source: ScopeSource,
     /// The client-credentials client, or why there is none (then the checks
     /// that need a token are skipped).
     pub client: Result<ClientCredentials, String>,
@@ -218,6 +225,24 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
         .map(|(scope, implied)| (scope.clone(), strings(implied)))
         .collect();
 
+    let scope_claims = match text("scope_claim") {
+        Some(claim) => vec![claim],
+        None => provider
+            .scope_claims
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+    };
+    let granted_claims = provider
+        .permissions_claim
+        .map(str::to_string)
+        .into_iter()
+        .chain(text("roles_claim").or(provider.roles_claim.map(str::to_string)))
+        .collect();
+    let scope_source = text("scope_source")
+        .and_then(|id| crate::resolve::validate::scope_source(&id).ok())
+        .unwrap_or(provider.scope_source);
+
     let client = match (
         env.get(provider.client_id_var),
         env.get(provider.client_secret_var),
@@ -254,6 +279,9 @@ fn from_parts(auth: &Value, env: &Environment) -> anyhow::Result<Settings> {
         scopes,
         tool_scopes,
         scope_implies,
+        scope_claims,
+        granted_claims,
+        scope_source,
         client,
     })
 }

@@ -1402,7 +1402,13 @@ mod tests {
         assert!(state.get("scope_source").is_none());
         assert!(state.get("require_at_jwt").is_none());
         assert_eq!(providers::KEYCLOAK.scope_source, ScopeSource::Union);
-        assert!(providers::DEV.require_at_jwt);
+        let dev = Inputs {
+            provider: Some("dev".into()),
+            scopes: Some(validate::split_list("read:tasks,write:tasks,delete:tasks")),
+            ..Inputs::default()
+        };
+        let dev = resolve(&project, &dev.answers().unwrap(), true).unwrap();
+        assert!(dev.options.require_at_jwt(dev.provider));
 
         let given = Inputs {
             scope_source: Some(" Permissions ".into()),

@@ -9,7 +9,7 @@
 
 use std::{collections::BTreeSet, fmt, net::IpAddr};
 
-use crate::providers::{self, Location, Provider};
+use crate::providers::{self, Location, Provider, ScopeSource};
 
 /// Why a value was refused (a phrase naming the value) and what to give
 /// instead (a phrase, usually with an example).
@@ -153,16 +153,40 @@ impl TokenFormat {
 
 /// A `--token-format` value.
 pub fn token_format(value: &str) -> Result<TokenFormat, Invalid> {
+    one_of(
+        &TokenFormat::ALL,
+        TokenFormat::id,
+        value,
+        "token format",
+        "use jwt (tokens verified with the issuer's keys, the default) or introspection (opaque tokens checked at the issuer's RFC 7662 endpoint, with --introspection-url)",
+    )
+}
+
+/// The item of `all` whose `id` is `value` (trimmed, in any case); else
+/// "unknown `what` `value`" with `help`.
+fn one_of<T: Copy>(
+    all: &[T],
+    id: fn(T) -> &'static str,
+    value: &str,
+    what: &str,
+    help: &str,
+) -> Result<T, Invalid> {
     let value = value.trim();
-    TokenFormat::ALL
-        .into_iter()
-        .find(|format| format.id().eq_ignore_ascii_case(value))
-        .ok_or_else(|| {
-            Invalid::new(
-                format!("unknown token format `{value}`"),
-                "use jwt (tokens verified with the issuer's keys, the default) or introspection (opaque tokens checked at the issuer's RFC 7662 endpoint, with --introspection-url)",
-            )
-        })
+    all.iter()
+        .copied()
+        .find(|item| id(*item).eq_ignore_ascii_case(value))
+        .ok_or_else(|| Invalid::new(format!("unknown {what} `{value}`"), help))
+}
+
+/// A `--scope-source` value.
+pub fn scope_source(value: &str) -> Result<ScopeSource, Invalid> {
+    one_of(
+        &ScopeSource::ALL,
+        ScopeSource::id,
+        value,
+        "scope source",
+        "use requested (the client's requested scopes are the ceiling; permissions or roles only narrow them), permissions (the permissions or roles claim alone) or union (either counts)",
+    )
 }
 
 /// Where the provider's issuer is, in the form its definition expects: a
@@ -408,6 +432,15 @@ mod tests {
         assert_eq!(
             token_format("opaque").unwrap_err().reason,
             "unknown token format `opaque`"
+        );
+        assert_eq!(
+            scope_source(" Permissions ").unwrap(),
+            ScopeSource::Permissions
+        );
+        assert_eq!(scope_source("union").unwrap(), ScopeSource::Union);
+        assert_eq!(
+            scope_source("both").unwrap_err().reason,
+            "unknown scope source `both`"
         );
     }
 
