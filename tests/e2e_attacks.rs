@@ -905,6 +905,7 @@ fn matrix(m: &mut Matrix<'_>) {
         &[],
         Expect::InvalidToken,
     );
+    scope_claim_rows(m);
 
     // --- sessions ----------------------------------------------------------
     let bob = issuer.token(&m.claims("bob", ALL_SCOPES));
@@ -2012,4 +2013,126 @@ async fn unreachable_at_start_up() {
         )
     });
     checks.finish("JWKS unreachable at start-up");
+}
+
+/// Issue 20, items 2, 3 and 5 (Auth0 server: `scope` and `permissions`,
+/// rule `requested`): permissions never widen what the client asked for;
+/// scope strings split on U+0020 only, array items are one scope each; the
+/// token type; fractional times; an empty subject.
+fn scope_claim_rows(m: &mut Matrix<'_>) {
+    let issuer = m.issuer;
+    let search = |id| tools_call_body(id, "search-tasks", json!({ "query": "" }));
+    let delete = |id| tools_call_body(id, "delete-task", json!({ "id": 999 }));
+    let alice = |scope: Value, permissions: Value| {
+        let changes = json!({ "scope": scope, "permissions": permissions });
+        issuer.token(&edited(m.claims("alice", ""), changes))
+    };
+    let rows = [
+        (
+            "scope: read, permissions: delete (delete refused, 403)",
+            alice(json!("read:tasks"), json!(["read:tasks", "delete:tasks"])),
+            delete(30),
+            Expect::InsufficientScope("delete:tasks"),
+        ),
+        (
+            "scope: delete, permissions: read (delete refused, 403)",
+            alice(json!("delete:tasks"), json!(["read:tasks"])),
+            delete(31),
+            Expect::InsufficientScope("delete:tasks"),
+        ),
+        (
+            "scope: delete, permissions: read (search, implied by both: control)",
+            alice(json!("delete:tasks"), json!(["read:tasks"])),
+            search(32),
+            Expect::Ok,
+        ),
+        (
+            "scope and permissions both delete (control)",
+            alice(json!("read:tasks delete:tasks"), json!(["delete:tasks"])),
+            delete(33),
+            Expect::Ok,
+        ),
+        (
+            "permissions only, no scope claim (read: control)",
+            alice(Value::Null, json!(["read:tasks"])),
+            search(34),
+            Expect::Ok,
+        ),
+        (
+            "scope joined by a no-break space (one scope, 403)",
+            alice(json!("read:tasks\u{a0}write:tasks"), Value::Null),
+            search(35),
+            Expect::InsufficientScope("read:tasks"),
+        ),
+        (
+            "scope joined by a tab (one scope, 403)",
+            alice(json!("read:tasks\twrite:tasks"), Value::Null),
+            search(36),
+            Expect::InsufficientScope("read:tasks"),
+        ),
+        (
+            "scope joined by an ideographic space (one scope, 403)",
+            alice(json!("read:tasks\u{3000}delete:tasks"), Value::Null),
+            search(37),
+            Expect::InsufficientScope("read:tasks"),
+        ),
+        (
+            "permissions item `read:tasks delete:tasks` (one scope, 403)",
+            alice(Value::Null, json!(["read:tasks delete:tasks"])),
+            search(38),
+            Expect::InsufficientScope("read:tasks"),
+        ),
+    ];
+    for (name, token, body, expect) in rows {
+        m.call(name, &token, body, &[], expect);
+    }
+
+    // The token type (RFC 8725 section 3.11, RFC 9068 section 4).
+    let good = m.good();
+    for (typ, expect) in [
+        (Some("at+jwt"), Expect::Ok),
+        (Some("application/at+jwt"), Expect::Ok),
+        (Some("JWT"), Expect::Ok),
+        (None, Expect::Ok),
+        (Some("id_token+jwt"), Expect::InvalidToken),
+        (Some("logout+jwt"), Expect::InvalidToken),
+        (Some("secevent+jwt"), Expect::InvalidToken),
+        (Some("application/id_token+jwt"), Expect::InvalidToken),
+        (Some("dpop+jwt"), Expect::InvalidToken),
+    ] {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(RSA_KID.to_string());
+        header.typ = typ.map(str::to_string);
+        let token = issuer.token_with_header(TestKey::Rsa, &header, &good);
+        m.token(&format!("typ {typ:?}"), &token, expect);
+    }
+
+    // RFC 7519 NumericDates with fractions; the subject.
+    let t = now() as f64;
+    for (name, changes, expect) in [
+        (
+            "exp, nbf, iat with fractions (control)",
+            json!({ "exp": t + 300.5, "nbf": t - 0.5, "iat": t - 1.25 }),
+            Expect::Ok,
+        ),
+        (
+            "exp in exponent notation (1.7e10: control)",
+            json!({ "exp": 1.7e10 }),
+            Expect::Ok,
+        ),
+        (
+            "exp with a fraction, past",
+            json!({ "exp": t - 600.5 }),
+            Expect::InvalidToken,
+        ),
+        ("exp negative", json!({ "exp": -1.5 }), Expect::InvalidToken),
+        (
+            "nbf with a fraction, in the future (10 min)",
+            json!({ "nbf": t + 600.5 }),
+            Expect::InvalidToken,
+        ),
+        ("empty sub", json!({ "sub": "" }), Expect::InvalidToken),
+    ] {
+        m.claims_case(name, edited(good.clone(), changes), expect);
+    }
 }
