@@ -10,6 +10,10 @@
 //!   status and `WWW-Authenticate` parts; the rows are listed in `matrix()`.
 //! - `jwks_faults`: servers whose issuer's key endpoint is down at start-up,
 //!   goes down later, is slow, answers garbage, and rotates its keys.
+//! - `session_flood`: one subject opening sessions past its limit (429),
+//!   another's session still working, the server's memory measured and
+//!   bounded, and a server full of sessions refusing (503) rather than
+//!   evicting.
 //!
 //! Failures are collected and reported together at the end of each test.
 //!
@@ -2135,4 +2139,331 @@ fn scope_claim_rows(m: &mut Matrix<'_>) {
     ] {
         m.claims_case(name, edited(good.clone(), changes), expect);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Session floods (issue 20).
+// ---------------------------------------------------------------------------
+
+/// The per-subject session limit of the flood test's servers.
+const FLOOD_CAP: usize = 20;
+
+/// Issue 20, item 1: one subject opening sessions without end. Its sessions
+/// stop at its limit (429 with `Retry-After`, audited) while another
+/// subject's session, opened before, keeps working; ending a session frees
+/// a slot; `initialize` requests sent at once never overshoot the limit;
+/// a flood of refused ones costs no memory. Memory per session is measured
+/// here (the figure in the generated `sessions.rs` and the README). Then the
+/// server's own limit: a full server refuses a new session (503) rather than
+/// evict anyone's.
+#[tokio::test(flavor = "multi_thread")]
+async fn session_flood() {
+    let issuer = Issuer::start();
+    let cap = FLOOD_CAP.to_string();
+    let extra = [("MCP_MAX_SESSIONS_PER_SUBJECT", cap.as_str())];
+    let server = start_server(&issuer.issuer_url(), &issuer.jwks_url(), &extra).await;
+    let checks = Checks::new(&server);
+    let token = |subject: &str| issuer.token(&issuer.claims_for(subject, "read:tasks", AUDIENCE));
+    let alice = token("alice");
+    let bob = token("bob");
+    let bobs = server.raw.open_session(&bob).await;
+    let started_rss = rss_kib(&server);
+
+    // Alice up to her limit: a session each time.
+    let mut alices = Vec::new();
+    for n in 0..FLOOD_CAP {
+        let what = format!("alice's initialize {n} of {FLOOD_CAP}");
+        alices.extend(open_one(&checks, &server, &alice, &what).await);
+    }
+    let reply = initialize(&server, &alice).await;
+    expect_too_many(&checks, "alice's initialize past her limit", &reply, &alice);
+    checks.check(
+        wait_for_log(
+            &server,
+            "too many sessions for this subject",
+            Duration::from_secs(5),
+        )
+        .await,
+        || "the refused session has no audit record".to_string(),
+    );
+
+    // Ending a session frees one slot, and only one.
+    if let Some(ended) = alices.pop() {
+        let reply = end_session(&server, &alice, &ended).await;
+        checks.check(reply.status.is_success(), || {
+            format!("DELETE of one of alice's sessions\n{}", reply.describe())
+        });
+    }
+    let what = "alice's initialize after ending a session";
+    alices.extend(open_one(&checks, &server, &alice, what).await);
+    let reply = initialize(&server, &alice).await;
+    expect_too_many(
+        &checks,
+        "alice's initialize at her limit again",
+        &reply,
+        &alice,
+    );
+
+    // Half her sessions ended, then 50 initializes at once: exactly as many
+    // get through as there are free slots.
+    let freed = FLOOD_CAP / 2;
+    for session in alices.drain(..freed) {
+        let reply = end_session(&server, &alice, &session).await;
+        checks.check(reply.status.is_success(), || {
+            format!("DELETE of alice's session\n{}", reply.describe())
+        });
+    }
+    let replies = initialize_at_once(&server, &alice, 50).await;
+    let created: Vec<RawSession> = replies.iter().filter_map(opened).collect();
+    let refused = replies
+        .iter()
+        .filter(|reply| reply.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    checks.check(created.len() == freed && refused == 50 - freed, || {
+        format!(
+            "50 initializes at once with {freed} free slots: {} sessions, {refused} refused, statuses {:?}",
+            created.len(),
+            replies.iter().map(|reply| reply.status.as_u16()).collect::<Vec<_>>()
+        )
+    });
+    // Every session she holds works: her limit, and no more.
+    for session in alices.iter().chain(&created) {
+        let reply = server
+            .raw
+            .send(
+                Some(&alice),
+                Some(session),
+                &json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }),
+            )
+            .await;
+        checks.check(reply.status.is_success(), || {
+            format!("alice's live session\n{}", reply.describe())
+        });
+    }
+    let reply = initialize(&server, &alice).await;
+    expect_too_many(
+        &checks,
+        "alice's initialize after the burst",
+        &reply,
+        &alice,
+    );
+
+    // Memory per session: 50 more subjects opening FLOOD_CAP sessions each.
+    let subjects = 50;
+    let baseline = rss_kib(&server);
+    for subject in 0..subjects {
+        let replies =
+            initialize_at_once(&server, &token(&format!("user-{subject}")), FLOOD_CAP).await;
+        let sessions = replies.iter().filter_map(opened).count();
+        checks.check(sessions == FLOOD_CAP, || {
+            format!("user-{subject}: {sessions} sessions of {FLOOD_CAP}")
+        });
+    }
+    let with_sessions = rss_kib(&server);
+
+    // The flood: 2,000 more initializes by alice, 50 at a time; all refused.
+    let mut statuses = std::collections::BTreeMap::new();
+    for _ in 0..40 {
+        for reply in initialize_at_once(&server, &alice, 50).await {
+            *statuses.entry(reply.status.as_u16()).or_insert(0) += 1;
+        }
+    }
+    checks.check(statuses == [(429, 2000)].into(), || {
+        format!("2,000 initializes past alice's limit: statuses {statuses:?}")
+    });
+    let after_flood = rss_kib(&server);
+
+    // Bob's session, opened before all this, still answers.
+    let reply = server
+        .raw
+        .send(
+            Some(&bob),
+            Some(&bobs),
+            &json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }),
+        )
+        .await;
+    checks.expect("bob's session after the flood", &reply, Expect::Ok, &[&bob]);
+
+    if let (Some(started), Some(baseline), Some(with_sessions), Some(after_flood)) =
+        (started_rss, baseline, with_sessions, after_flood)
+    {
+        let count = subjects * FLOOD_CAP;
+        let per_session = with_sessions.saturating_sub(baseline) as f64 / count as f64;
+        eprintln!(
+            "RSS (KiB): {started} at start, {baseline} with {} sessions, {with_sessions} with {} more \
+             ({per_session:.1} KiB per session), {after_flood} after 2,000 refused initializes",
+            FLOOD_CAP + 1,
+            count
+        );
+        checks.check(per_session < 1024.0, || {
+            format!("a session costs {per_session:.1} KiB: more than 1 MiB")
+        });
+        checks.check(after_flood <= with_sessions + 32 * 1024, || {
+            format!(
+                "2,000 refused initializes grew RSS from {with_sessions} KiB to {after_flood} KiB"
+            )
+        });
+    }
+    checks.finish("session flood");
+
+    server_full(&issuer).await;
+}
+
+/// A server holding `MCP_MAX_SESSIONS` (30) live sessions refuses a new one
+/// (503 with `Retry-After`) rather than evict another subject's, and takes
+/// it once one ends.
+async fn server_full(issuer: &Issuer) {
+    let cap = FLOOD_CAP.to_string();
+    let extra = [
+        ("MCP_MAX_SESSIONS_PER_SUBJECT", cap.as_str()),
+        ("MCP_MAX_SESSIONS", "30"),
+    ];
+    let server = start_server(&issuer.issuer_url(), &issuer.jwks_url(), &extra).await;
+    let checks = Checks::new(&server);
+    let token = |subject: &str| issuer.token(&issuer.claims_for(subject, "read:tasks", AUDIENCE));
+    let (alice, bob, carol) = (token("alice"), token("bob"), token("carol"));
+    let mut held = Vec::new();
+    for (subject, token, count) in [("alice", &alice, FLOOD_CAP), ("bob", &bob, 30 - FLOOD_CAP)] {
+        let replies = initialize_at_once(&server, token, count).await;
+        let sessions: Vec<RawSession> = replies.iter().filter_map(opened).collect();
+        checks.check(sessions.len() == count, || {
+            format!("{subject}: {} sessions of {count}", sessions.len())
+        });
+        held.extend(sessions.into_iter().map(|session| (token, session)));
+    }
+    let reply = initialize(&server, &carol).await;
+    checks.expect(
+        "carol's initialize on a full server",
+        &reply,
+        Expect::Unavailable,
+        &[&carol],
+    );
+    for (token, session) in &held {
+        let reply = server
+            .raw
+            .send(
+                Some(token),
+                Some(session),
+                &json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }),
+            )
+            .await;
+        checks.check(reply.status.is_success(), || {
+            format!(
+                "a session held when the server was full\n{}",
+                reply.describe()
+            )
+        });
+    }
+    if let Some((token, session)) = held.pop() {
+        let reply = end_session(&server, token, &session).await;
+        checks.check(reply.status.is_success(), || {
+            format!("DELETE on the full server\n{}", reply.describe())
+        });
+    }
+    open_one(
+        &checks,
+        &server,
+        &carol,
+        "carol's initialize once a session ended",
+    )
+    .await;
+    checks.finish("server full of sessions");
+}
+
+/// The server process's resident memory in KiB (`/proc`, Linux; `None`
+/// elsewhere).
+fn rss_kib(server: &Server) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{}/status", server.process.id())).ok()?;
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?;
+    line.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// An `initialize` with `token`, outside any session.
+async fn initialize(server: &Server, token: &str) -> Reply {
+    server
+        .raw
+        .send(Some(token), None, &initialize_body(1))
+        .await
+}
+
+/// An `initialize` with `token` that must open a session.
+async fn open_one(checks: &Checks, server: &Server, token: &str, what: &str) -> Option<RawSession> {
+    let reply = initialize(server, token).await;
+    let session = opened(&reply);
+    checks.check(session.is_some(), || {
+        format!("{what}: expected 200 with a session\n{}", reply.describe())
+    });
+    session
+}
+
+/// `count` initializes with `token`, all sent at once.
+async fn initialize_at_once(server: &Server, token: &str, count: usize) -> Vec<Reply> {
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let request = server.raw.post(Some(token), None, &initialize_body(1));
+        requests.spawn(Reply::fetch(request));
+    }
+    requests.join_all().await
+}
+
+/// The session a 200 answer to `initialize` opened.
+fn opened(reply: &Reply) -> Option<RawSession> {
+    if reply.status != StatusCode::OK {
+        return None;
+    }
+    let session_id = reply.header_opt("mcp-session-id")?.to_string();
+    let message = reply.json_rpc();
+    let protocol_version = message["result"]["protocolVersion"].as_str()?.to_string();
+    Some(RawSession {
+        session_id,
+        protocol_version,
+    })
+}
+
+/// `DELETE` of `session` with `token`.
+async fn end_session(server: &Server, token: &str, session: &RawSession) -> Reply {
+    Reply::fetch(
+        server
+            .raw
+            .http
+            .delete(&server.mcp_url)
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header("mcp-session-id", &session.session_id)
+            .header("mcp-protocol-version", &session.protocol_version),
+    )
+    .await
+}
+
+/// 429, no challenge, a JSON error and a `Retry-After` within rmcp's
+/// keep-alive (the subject's longest idle session ends by then).
+fn expect_too_many(checks: &Checks, what: &str, reply: &Reply, token: &str) {
+    checks.expect(
+        what,
+        reply,
+        Expect::Plain(StatusCode::TOO_MANY_REQUESTS),
+        &[token],
+    );
+    let retry_after = reply
+        .header_opt("retry-after")
+        .and_then(|value| value.parse::<u64>().ok());
+    checks.check(
+        retry_after.is_some_and(|secs| (1..=300).contains(&secs)),
+        || {
+            format!(
+                "{what}: expected Retry-After from 1 to 300 s\n{}",
+                reply.describe()
+            )
+        },
+    );
+    let error = serde_json::from_str::<Value>(&reply.body)
+        .ok()
+        .and_then(|body| body["error"].as_str().map(str::to_string));
+    checks.check(error.as_deref() == Some("too_many_sessions"), || {
+        format!(
+            "{what}: expected the JSON error too_many_sessions\n{}",
+            reply.describe()
+        )
+    });
 }

@@ -246,6 +246,11 @@ impl ServerProcess {
         ServerProcess { child, log }
     }
 
+    /// The process id (to read its memory use in `/proc`).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's output so far.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
