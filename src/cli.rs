@@ -26,6 +26,24 @@ pub enum Command {
     /// Tokens, checks and a development issuer for a project protected by add-auth.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Print a shell completion script on stdout.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+}
+
+const COMPLETIONS_HELP: &str = "\
+Save the script where the shell looks for completions, e.g.:
+
+  mcp-builder completions bash > ~/.local/share/bash-completion/completions/mcp-builder
+  mcp-builder completions zsh > \"${fpath[1]}/_mcp-builder\"
+  mcp-builder completions fish > ~/.config/fish/completions/mcp-builder.fish
+  mcp-builder completions powershell >> $PROFILE";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +148,7 @@ and .env keys that were there before stay. A generated file you changed since is
 
   mcp-builder auth remove --path . --dry-run
   mcp-builder auth remove --path . --yes
+  mcp-builder auth remove --path . --yes --json
 
 Exit codes: 0 success (or nothing to do), 1 failure, 2 usage error.";
 
@@ -150,6 +169,12 @@ pub struct AuthRemoveArgs {
     /// Also delete generated files you changed since they were generated.
     #[arg(long)]
     pub force: bool,
+
+    /// Print one JSON document on stdout: each file's action (with its diff
+    /// for --dry-run), the warnings and the notes; the human lines stay on
+    /// stderr.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const AUTH_TEST_HELP: &str = "\
@@ -228,6 +253,11 @@ project no longer compiles it shows the first errors and exits 1, keeping the ch
 Exit codes: 0 success (or nothing to do, or n at the confirmation), 1 failure, `cargo check`
 failed after writing, or --check found changes, 2 usage error, 130 interrupted (Ctrl-C).";
 
+// add-auth's help in groups; the flags without a heading are the common ones.
+const PROVIDER: &str = "Provider-specific options";
+const TOKENS: &str = "Token and scope options";
+const BEHAVIOUR: &str = "Behaviour";
+
 #[derive(Debug, Args)]
 pub struct AddAuthArgs {
     /// The project: a package directory, a workspace member, or a workspace root.
@@ -247,37 +277,37 @@ pub struct AddAuthArgs {
     pub provider: Option<String>,
 
     /// Provider domain, without scheme, e.g. your-tenant.auth0.com (auth0).
-    #[arg(long, value_name = "HOST")]
+    #[arg(long, value_name = "HOST", help_heading = PROVIDER)]
     pub domain: Option<String>,
 
     /// Issuer URL, exactly as tokens carry it in `iss` (oidc, keycloak, okta, entra, cognito, workos;
     /// dev: where `auth dev` listens [default: http://127.0.0.1:9417]).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = PROVIDER)]
     pub issuer: Option<String>,
 
     /// Supabase project ref: the project is https://REF.supabase.co (supabase).
-    #[arg(long, value_name = "REF")]
+    #[arg(long, value_name = "REF", help_heading = PROVIDER)]
     pub project_ref: Option<String>,
 
     /// Supabase project URL, for self-hosted projects or custom domains (supabase).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = PROVIDER)]
     pub supabase_url: Option<String>,
 
     /// Legacy Supabase project: verify HS256 tokens with the JWT secret held in
     /// environment variable VAR (read at start-up, never written) (supabase).
-    #[arg(long, value_name = "VAR")]
+    #[arg(long, value_name = "VAR", help_heading = PROVIDER)]
     pub supabase_jwt_secret_env: Option<String>,
 
     /// How tokens are checked: jwt (verified with the issuer's keys) or introspection
     /// (opaque tokens, each checked at the issuer's RFC 7662 endpoint; needs
     /// --introspection-url) (oidc, keycloak, okta, workos) [default: jwt].
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", help_heading = PROVIDER)]
     pub token_format: Option<String>,
 
     /// The issuer's token introspection endpoint (RFC 7662), for --token-format introspection.
     /// The server's credentials there come from its environment
     /// (MCP_AUTH_INTROSPECTION_CLIENT_ID, MCP_AUTH_INTROSPECTION_CLIENT_SECRET), never from flags.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = PROVIDER)]
     pub introspection_url: Option<String>,
 
     /// Audience the tokens must be issued for (Auth0 API identifier, OIDC audience, Entra app id).
@@ -285,19 +315,19 @@ pub struct AddAuthArgs {
     pub audience: Option<String>,
 
     /// Key set URL, instead of the provider's or the discovered one.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = PROVIDER)]
     pub jwks_uri: Option<String>,
 
     /// Claim holding the scopes, instead of the provider's (a string or an array).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = TOKENS)]
     pub scope_claim: Option<String>,
 
     /// Claim holding roles that count as scopes (dots for nested claims: realm_access.roles).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = TOKENS)]
     pub roles_claim: Option<String>,
 
     /// Client id allowed to call (repeatable or comma-separated); required for cognito.
-    #[arg(long = "client-id", value_name = "ID")]
+    #[arg(long = "client-id", value_name = "ID", help_heading = PROVIDER)]
     pub client_ids: Vec<String>,
 
     /// Public URL of the MCP endpoint, published as `resource` [default: the audience].
@@ -315,56 +345,62 @@ pub struct AddAuthArgs {
     /// Scope hierarchy: SCOPE grants the scopes after `=` too, e.g.
     /// delete:tasks=write:tasks,read:tasks (repeatable); `none` turns it off
     /// [proposed with --yes: delete > write > read of a resource, admin > all].
-    #[arg(long = "scope-implies", value_name = "SCOPE=SCOPE[,SCOPE]|none")]
+    #[arg(long = "scope-implies", value_name = "SCOPE=SCOPE[,SCOPE]|none", help_heading = TOKENS)]
     pub scope_implies: Vec<String>,
 
     /// Scopes a 401 challenge asks for, comma-separated [default: those of
     /// the read-only tools; the metadata still lists every scope].
-    #[arg(long, value_name = "SCOPE,...", value_delimiter = ',')]
+    #[arg(long, value_name = "SCOPE,...", value_delimiter = ',', help_heading = TOKENS)]
     pub challenge_scopes: Option<Vec<String>>,
 
     /// A served tool missing from the scope map stops the generated server
     /// at start-up [default: it is logged and needs every scope].
-    #[arg(long)]
+    #[arg(long, help_heading = TOKENS)]
     pub strict_tools: bool,
 
     /// Which scopes count when a token carries both the client's requested
     /// scopes (`scope`/`scp`) and permissions or roles: requested (the
     /// intersection), permissions (those alone) or union [default: union
     /// for keycloak, else requested].
-    #[arg(long, value_name = "SOURCE")]
+    #[arg(long, value_name = "SOURCE", help_heading = TOKENS)]
     pub scope_source: Option<String>,
 
     /// Accept only RFC 9068 access tokens (`typ` `at+jwt`); `false` also
     /// accepts `JWT` and no `typ` [default: true for dev, else false]. ID,
     /// logout and other `+jwt` tokens are always refused.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", help_heading = TOKENS)]
     pub require_at_jwt: Option<bool>,
 
     /// Answers from a TOML or JSON file (any subset; flags win over it).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = BEHAVIOUR)]
     pub answers: Option<PathBuf>,
 
     /// On a server that speaks only stdio: add a streamable HTTP transport
     /// (used when `MCP_TRANSPORT=http`, on `MCP_BIND`, default
     /// 127.0.0.1:8000, at /mcp; stdio stays the default) and protect it.
-    #[arg(long)]
+    #[arg(long, help_heading = BEHAVIOUR)]
     pub add_http: bool,
 
     /// Ask nothing: accept the proposed scopes and tool scopes, and apply without confirmation.
-    #[arg(long, short = 'y')]
+    #[arg(long, short = 'y', help_heading = BEHAVIOUR)]
     pub yes: bool,
 
     /// Show what would change, as unified diffs, and change nothing.
-    #[arg(long, conflicts_with = "check")]
+    #[arg(long, conflicts_with = "check", help_heading = BEHAVIOUR)]
     pub dry_run: bool,
 
     /// Change nothing; exit 1 if the project is not up to date.
-    #[arg(long)]
+    #[arg(long, help_heading = BEHAVIOUR)]
     pub check: bool,
 
+    /// Print one JSON document on stdout: each file's action (with its diff
+    /// for --dry-run and --check), the warnings and the notes; the human
+    /// lines stay on stderr.
+    #[arg(long, help_heading = BEHAVIOUR)]
+    pub json: bool,
+
     /// Overwrite generated files you changed since they were generated.
-    #[arg(long)]
+    #[arg(long, help_heading = BEHAVIOUR)]
     pub force: bool,
 
     /// Keep your version of a generated file you changed (its path as
@@ -372,11 +408,11 @@ pub struct AddAuthArgs {
     /// mcp-builder.json: re-runs and --check leave it alone until the
     /// generated code itself changes. Repeatable; --adopt alone keeps every
     /// generated file you changed.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "", conflicts_with = "check")]
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "", conflicts_with = "check", help_heading = BEHAVIOUR)]
     pub adopt: Vec<String>,
 
     /// Do not run `cargo check` on the package after writing.
-    #[arg(long)]
+    #[arg(long, help_heading = BEHAVIOUR)]
     pub no_verify: bool,
 }
 

@@ -23,7 +23,25 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // A command asked for JSON gets one document on stdout even when it fails.
+    let json = match &cli.command {
+        cli::Command::AddAuth(args) => args.json,
+        cli::Command::Auth(cli::AuthCommand::Remove(args)) => args.json,
+        cli::Command::Auth(cli::AuthCommand::Test(args)) => args.json,
+        cli::Command::Auth(cli::AuthCommand::Doctor(args)) => args.json,
+        _ => false,
+    };
     let result = match cli.command {
+        cli::Command::Completions(args) => {
+            let mut command = <cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(
+                args.shell,
+                &mut command,
+                "mcp-builder",
+                &mut std::io::stdout(),
+            );
+            Ok(true)
+        }
         cli::Command::AddAuth(args) => commands::add_auth::run(args),
         cli::Command::Auth(cli::AuthCommand::Remove(args)) => {
             commands::remove::run(commands::remove::Options {
@@ -31,6 +49,7 @@ fn main() -> ExitCode {
                 dry_run: args.dry_run,
                 yes: args.yes,
                 force: args.force,
+                json: args.json,
             })
         }
         cli::Command::Auth(cli::AuthCommand::Dev(args)) => {
@@ -72,11 +91,15 @@ fn main() -> ExitCode {
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
-            if err.downcast_ref::<resolve::UsageError>().is_some() {
-                ExitCode::from(2)
+            let code = if err.downcast_ref::<resolve::UsageError>().is_some() {
+                2
             } else {
-                ExitCode::from(1)
+                1
+            };
+            if json {
+                commands::report::print_error(&err, code);
             }
+            ExitCode::from(code)
         }
     }
 }

@@ -2,7 +2,12 @@
 
 use std::io::Write;
 
-use super::Disk;
+use serde_json::json;
+
+use super::{
+    Disk,
+    report::{self, Diffs, Said},
+};
 use crate::{
     apply,
     cli::AddAuthArgs,
@@ -16,6 +21,7 @@ use crate::{
 /// Runs the command; `Ok(false)` means `--check` found changes (exit 1).
 pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     let interactive = !args.yes && !args.check && prompt::is_interactive();
+    let mut said = Said::default();
     let project = inspect_project(&args, interactive)?;
     eprintln!("{}", found(&project));
     let previous = match Disk.read(&project.root.join(STATE_FILE))? {
@@ -66,7 +72,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         apply::uncommitted_changes_warning(&project.root)
     };
     if interactive && let Some(warning) = dirty.take() {
-        eprintln!("warning: {warning}");
+        said.warning(warning);
     }
     let answers = if interactive {
         resolve::check_given(&project, &given)?;
@@ -89,15 +95,15 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     let resolution =
         resolve::resolve_noted(&project, &answers, args.yes || preview_only || args.check)?;
     for note in &resolution.notes {
-        eprintln!("note: {note}");
+        said.note(note);
     }
     if let (true, Some(note)) = (args.dry_run, &resolution.hierarchy_note) {
-        eprintln!("note: {note}");
+        said.note(note);
     }
     if preview_only && resolution.proposed {
-        eprintln!(
-            "note: without a terminal to ask, this preview uses the proposed scopes and tool scopes; \
-             run with --yes to apply them, or choose with --scopes and --tool-scope TOOL=SCOPE"
+        said.note(
+            "without a terminal to ask, this preview uses the proposed scopes and tool scopes; \
+             run with --yes to apply them, or choose with --scopes and --tool-scope TOOL=SCOPE",
         );
     }
     let unanswered: Vec<&str> = project
@@ -110,22 +116,45 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     let mut plan = plan::plan(&project, &resolved, &Disk)?;
     if let Some(which) = adopt::Which::from_flags(&args.adopt) {
         for note in adopt::adopt(&mut plan, &Disk, &which)? {
-            eprintln!("note: {note}");
+            said.note(note);
         }
     }
 
     let mut err = std::io::stderr().lock();
     for warning in &plan.warnings {
-        writeln!(err, "warning: {warning}")?;
+        said.warning(warning);
     }
     // In the dialog, each file the user edited gets its own question, and
     // writing needs the user's go-ahead on the summary.
     if interactive && !args.dry_run && !args.force {
         prompt::resolve_conflicts(&mut plan, &Disk)?;
     }
+    // The document, when --json asked for one; `outcome` names how the run
+    // ended.
+    let json_out = |outcome: &str, said: Said, diffs: Diffs, verified: bool| {
+        if !args.json {
+            return Ok(());
+        }
+        let mode = match (args.dry_run, args.check) {
+            (true, _) => "dry-run",
+            (_, true) => "check",
+            _ => "apply",
+        };
+        let document = json!({
+            "command": "add-auth",
+            "package": project.package_name,
+            "path": project.root.display().to_string(),
+            "mode": mode,
+            "outcome": outcome,
+            "up_to_date": plan.is_noop(),
+            "verified": verified,
+        });
+        report::print(document, report::files(&plan, args.force, diffs), said)
+    };
     let confirmed = if interactive && !args.dry_run && !plan.is_noop() {
         if !prompt::confirm(&project, &resolved, &plan, args.force)? {
             writeln!(err, "nothing was changed")?;
+            json_out("declined", said, Diffs::Skipped, false)?;
             return Ok(true);
         }
         true
@@ -133,11 +162,14 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         false
     };
     if args.dry_run {
-        print!("{}", apply::diff_for_stdout(&plan));
+        if !args.json {
+            print!("{}", apply::diff_for_stdout(&plan));
+        }
         for line in apply::preview_lines(&plan, args.force) {
             writeln!(err, "{line}")?;
         }
         writeln!(err, "--dry-run: no changes were made")?;
+        json_out("dry run", said, Diffs::All, false)?;
         return Ok(true);
     }
     if args.check {
@@ -149,16 +181,15 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
                 writeln!(err, "{line}")?;
             }
             if resolution.proposed && !unanswered.is_empty() {
-                writeln!(
-                    err,
-                    "note: no scope is recorded for {} `{}`: the lines above use the proposed one",
+                said.note(format!(
+                    "no scope is recorded for {} `{}`: the lines above use the proposed one",
                     if unanswered.len() == 1 {
                         "tool"
                     } else {
                         "tools"
                     },
                     unanswered.join("`, `")
-                )?;
+                ));
             }
             writeln!(
                 err,
@@ -166,6 +197,12 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
                 project.package_name
             )?;
         }
+        let outcome = if up_to_date {
+            "up to date"
+        } else {
+            "not up to date"
+        };
+        json_out(outcome, said, Diffs::All, false)?;
         return Ok(up_to_date);
     }
     if plan.is_noop() {
@@ -174,6 +211,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
             "nothing to do: `{}` is already protected as asked",
             project.package_name
         )?;
+        json_out("nothing to do", said, Diffs::Skipped, false)?;
         return Ok(true);
     }
     if !args.yes && !confirmed {
@@ -185,7 +223,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     }
 
     if let Some(warning) = dirty {
-        writeln!(err, "warning: {warning}")?;
+        said.warning(warning);
     }
     let writing = prompt::hold_interrupts()?;
     apply::apply(&plan, args.force)?;
@@ -226,7 +264,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         module = project.mount.module
     )?;
     if let Some(note) = endpoint_tests_note(&project) {
-        writeln!(err, "{note}")?;
+        said.note(note);
     }
     if skipped {
         // What the skipped files would have become, for the user to merge;
@@ -235,20 +273,28 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         for change in &plan.changes {
             if let FileAction::Conflict { upstream: kept, .. } = &change.action {
                 upstream |= kept.is_some();
-                print!("{}", apply::change_diff(change));
+                if !args.json {
+                    print!("{}", apply::change_diff(change));
+                }
             }
         }
-        writeln!(
-            err,
-            "warning: some generated files were skipped because you changed them; the diffs {} are on stdout\n\
+        said.warning(format!(
+            "some generated files were skipped because you changed them; the diffs {} are {}\n\
              help: merge what you want, then `--adopt FILE` keeps your version (or `--force` takes the generated one)",
             if upstream {
                 "(from your version to the generated one; for a file you kept, what the template changed since)"
             } else {
                 "from your version to the generated one"
+            },
+            if args.json {
+                "in the JSON document (`diff`)"
+            } else {
+                "on stdout"
             }
-        )?;
+        ));
     }
+    drop(err);
+    json_out("applied", said, Diffs::Skipped, !args.no_verify)?;
     Ok(true)
 }
 
@@ -323,7 +369,7 @@ fn endpoint_tests_note(project: &Project) -> Option<String> {
     }
     let module = &project.mount.module;
     let mut note = format!(
-        "note: {} test{} of `{}` send{} requests to {}, which now needs a token: {}\n\
+        "{} test{} of `{}` send{} requests to {}, which now needs a token: {}\n\
          help: add the header `authorization: crate::{module}::testing::bearer()` to those requests \
          (one line in a shared helper); in test builds the endpoint trusts exactly those tokens \
          (see `{}/testing.rs`)",

@@ -6,6 +6,7 @@ pub mod auth_doctor;
 pub mod auth_test;
 pub mod auth_token;
 pub mod remove;
+pub mod report;
 
 use std::{fs, path::Path};
 

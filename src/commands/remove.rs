@@ -5,7 +5,12 @@ use std::{fs, io::Write};
 
 use anyhow::Context;
 
-use super::Disk;
+use serde_json::json;
+
+use super::{
+    Disk,
+    report::{self, Diffs, Said},
+};
 use crate::{apply, plan::remove, prompt, resolve::UsageError};
 
 /// Typed options of `auth remove`.
@@ -14,6 +19,8 @@ pub struct Options {
     pub dry_run: bool,
     pub yes: bool,
     pub force: bool,
+    /// One JSON document on stdout ([`report`]).
+    pub json: bool,
 }
 
 /// Runs the command.
@@ -33,25 +40,43 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
         }
     };
     let plan = remove::plan_remove(&root, &Disk, options.force)?;
-    let mut err = std::io::stderr().lock();
+    let mut said = Said::default();
     for warning in &plan.warnings {
-        writeln!(err, "warning: {warning}")?;
+        said.warning(warning);
     }
+    // The document, when --json asked for one; `outcome` names how the run ended.
+    let json_out = |outcome: &str, said: Said, diffs: Diffs| -> anyhow::Result<bool> {
+        if options.json {
+            let mode = if options.dry_run { "dry-run" } else { "apply" };
+            let document = json!({
+                "command": "auth remove",
+                "path": root.display().to_string(),
+                "mode": mode,
+                "outcome": outcome,
+                "changes": !plan.is_noop(),
+            });
+            report::print(document, report::files(&plan, options.force, diffs), said)?;
+        }
+        Ok(true)
+    };
+    let mut err = std::io::stderr().lock();
     if options.dry_run {
-        print!("{}", apply::diff_for_stdout(&plan));
+        if !options.json {
+            print!("{}", apply::diff_for_stdout(&plan));
+        }
         for line in apply::preview_lines(&plan, options.force) {
             writeln!(err, "{line}")?;
         }
         writeln!(err, "--dry-run: no changes were made")?;
-        return Ok(true);
+        return json_out("dry run", said, Diffs::All);
     }
     if plan.is_noop() {
         writeln!(err, "nothing to do: add-auth's changes are already out")?;
-        return Ok(true);
+        return json_out("nothing to do", said, Diffs::Skipped);
     }
     // Said before the question, so that the user can stop and commit first.
     if let Some(warning) = apply::uncommitted_changes_warning(&root) {
-        writeln!(err, "warning: {warning}")?;
+        said.warning(warning);
     }
     if !options.yes {
         let confirmed = prompt::is_interactive()
@@ -70,7 +95,7 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
         if !confirmed {
             if prompt::is_interactive() {
                 writeln!(err, "nothing was changed")?;
-                return Ok(true);
+                return json_out("declined", said, Diffs::Skipped);
             }
             return Err(UsageError(
                 "auth remove writes files only after a confirmation in a terminal, or with --yes\nhelp: run it with --dry-run to see the changes, then with --yes to apply them".into(),
@@ -86,5 +111,6 @@ pub fn run(options: Options) -> anyhow::Result<bool> {
         err,
         "\nauth was removed: the MCP endpoint no longer asks for tokens."
     )?;
-    Ok(true)
+    drop(err);
+    json_out("removed", said, Diffs::Skipped)
 }
