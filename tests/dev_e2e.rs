@@ -197,6 +197,17 @@ fn build(project: &Path, workspace: &Path) -> PathBuf {
     if let Err(failure) = try_cargo(project, &target_dir, &["build"], Duration::from_secs(1200)) {
         panic!("{failure}");
     }
+    // The generated module's own unit tests pass in a development-issuer
+    // project too (ES256 keys, at+jwt tokens): what a newcomer's first
+    // `cargo test` runs.
+    if let Err(failure) = try_cargo(
+        project,
+        &target_dir,
+        &["test", "auth::"],
+        Duration::from_secs(1200),
+    ) {
+        panic!("{failure}");
+    }
     let name = format!("tasks-server{}", std::env::consts::EXE_SUFFIX);
     let bin = workspace.join("bin");
     std::fs::create_dir_all(&bin).expect("create the binary's directory");
