@@ -321,6 +321,29 @@ fn stdio_servers_are_refused_with_the_option_or_the_fix() {
     );
     assert_eq!(tree(&project), before);
 
+    // The same from an answers file (`add_http = true`), written outside the project.
+    let answers = workspace.path().join("answers.toml");
+    fs::write(&answers, "provider = \"dev\"\nadd_http = true\n").unwrap();
+    let output = assert_cmd::Command::cargo_bin("mcp-builder")
+        .expect("the mcp-builder binary")
+        .args(["add-auth", "--no-verify", "--yes", "--dry-run", "--path"])
+        .arg(&project)
+        .arg("--answers")
+        .arg(&answers)
+        .env("NO_COLOR", "1")
+        .write_stdin("")
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("run mcp-builder");
+    let diff = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(diff.contains("MCP_TRANSPORT"), "{diff}");
+    assert_eq!(tree(&project), before);
+
     let server = project.join("src/server.rs");
     let text = fs::read_to_string(&server).unwrap();
     fs::write(
