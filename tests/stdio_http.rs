@@ -257,6 +257,12 @@ fn stdio_initialize(binary: &Path, dir: &Path) -> Result<String, String> {
 
 /// `mcp-builder ARGS PROJECT`: (success, stderr).
 fn mcp_builder(args: &[&str], project: &Path) -> (bool, String) {
+    let (ok, _, stderr) = mcp_builder_output(args, project);
+    (ok, stderr)
+}
+
+/// `mcp-builder ARGS PROJECT` without a terminal: (success, stdout, stderr).
+fn mcp_builder_output(args: &[&str], project: &Path) -> (bool, String, String) {
     let output = assert_cmd::Command::cargo_bin("mcp-builder")
         .expect("the mcp-builder binary")
         .args(args)
@@ -268,6 +274,7 @@ fn mcp_builder(args: &[&str], project: &Path) -> (bool, String) {
         .expect("run mcp-builder");
     (
         output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
@@ -298,22 +305,11 @@ fn stdio_servers_are_refused_with_the_option_or_the_fix() {
     // A preview shows the branch and writes nothing.
     let mut preview: Vec<&str> = ADD_HTTP.to_vec();
     preview.push("--dry-run");
-    let output = assert_cmd::Command::cargo_bin("mcp-builder")
-        .expect("the mcp-builder binary")
-        .args(["add-auth", "--no-verify", "--path"])
-        .arg(&project)
-        .args(&preview)
-        .env("NO_COLOR", "1")
-        .write_stdin("")
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("run mcp-builder");
-    let diff = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut args = vec!["add-auth", "--no-verify"];
+    args.extend(preview);
+    args.push("--path");
+    let (ok, diff, stderr) = mcp_builder_output(&args, &project);
+    assert!(ok, "{stderr}");
     assert!(
         diff.contains(r#"+    if std::env::var("MCP_TRANSPORT").as_deref() == Ok("http") {"#)
             && diff.contains(r#"+            .nest_service("/mcp", mcp_auth.protect(service))"#),
@@ -324,23 +320,19 @@ fn stdio_servers_are_refused_with_the_option_or_the_fix() {
     // The same from an answers file (`add_http = true`), written outside the project.
     let answers = workspace.path().join("answers.toml");
     fs::write(&answers, "provider = \"dev\"\nadd_http = true\n").unwrap();
-    let output = assert_cmd::Command::cargo_bin("mcp-builder")
-        .expect("the mcp-builder binary")
-        .args(["add-auth", "--no-verify", "--yes", "--dry-run", "--path"])
-        .arg(&project)
-        .arg("--answers")
-        .arg(&answers)
-        .env("NO_COLOR", "1")
-        .write_stdin("")
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("run mcp-builder");
-    let diff = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let answers_flag = format!("--answers={}", answers.display());
+    let (ok, diff, stderr) = mcp_builder_output(
+        &[
+            "add-auth",
+            "--no-verify",
+            "--yes",
+            "--dry-run",
+            &answers_flag,
+            "--path",
+        ],
+        &project,
     );
+    assert!(ok, "{stderr}");
     assert!(diff.contains("MCP_TRANSPORT"), "{diff}");
     assert_eq!(tree(&project), before);
 

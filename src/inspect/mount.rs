@@ -372,7 +372,7 @@ fn takes_a_variable(expr: &syn::Expr) -> bool {
 }
 
 /// Removes parentheses and `&` around an expression.
-fn strip(expr: &syn::Expr) -> &syn::Expr {
+pub(crate) fn strip(expr: &syn::Expr) -> &syn::Expr {
     match expr {
         syn::Expr::Paren(inner) => strip(&inner.expr),
         syn::Expr::Reference(inner) => strip(&inner.expr),

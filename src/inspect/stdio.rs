@@ -16,6 +16,7 @@ use anyhow::{Result, bail};
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
+use super::mount::strip;
 use super::offsets::span_bounds;
 use super::sources::{SourceFile, is_test_only};
 
@@ -251,16 +252,6 @@ fn last_segment(expr: &syn::Expr) -> Option<String> {
     match strip(expr) {
         syn::Expr::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
         _ => None,
-    }
-}
-
-/// Removes parentheses, groups and `&` around an expression.
-fn strip(expr: &syn::Expr) -> &syn::Expr {
-    match expr {
-        syn::Expr::Paren(inner) => strip(&inner.expr),
-        syn::Expr::Reference(inner) => strip(&inner.expr),
-        syn::Expr::Group(inner) => strip(&inner.expr),
-        _ => expr,
     }
 }
 
