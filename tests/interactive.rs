@@ -27,6 +27,9 @@ const STEP_TIMEOUT_MS: u64 = 30_000;
 
 const ENTER: &str = "\r";
 const DOWN: &str = "\x1b[B";
+const ESCAPE: &str = "\x1b";
+const BACKSPACE: &str = "\x7f";
+const CTRL_U: &str = "\x15";
 const SHOW_CURSOR: &str = "\x1b[?25h";
 const HIDE_CURSOR: &str = "\x1b[?25l";
 
@@ -261,6 +264,8 @@ fn a_bad_domain_is_refused_with_its_reason_and_a_tool_scope_can_be_edited() {
         .expect("`https://tasks-test.auth0.com/tenant` is not a domain name\r\n")
         .expect("  give the bare host, without https:// or a path, e.g. your-tenant.auth0.com")
         .expect("Auth0 domain")
+        // The refused answer stays in the field: Ctrl-U empties it.
+        .send(CTRL_U)
         .send("tasks-test.auth0.com")
         .send(ENTER)
         .expect("API audience (an https URL)")
@@ -307,13 +312,10 @@ fn a_bad_domain_is_refused_with_its_reason_and_a_tool_scope_can_be_edited() {
     assert_same_tree(dir.path(), by_flags.path());
 }
 
-#[test]
-fn no_at_the_confirmation_changes_nothing_and_exits_0() {
-    let dir = example_copy();
-    fs::write(dir.path().join(".env"), DOTENV).unwrap();
-    let before = tree(dir.path());
-
-    let mut dialog = Dialog::start(dir.path(), &[]);
+/// The dialog on the example with `.env`'s answers, every question
+/// accepted, up to the final confirmation.
+fn dialog_to_the_confirmation(dir: &Path) -> Dialog {
+    let mut dialog = Dialog::start(dir, &[]);
     dialog
         .accept_provider()
         .expect("(tasks-test.auth0.com)")
@@ -321,6 +323,16 @@ fn no_at_the_confirmation_changes_nothing_and_exits_0() {
         .expect("(https://tasks.example.com/mcp)")
         .send(ENTER);
     accept_scopes_and_tools(&mut dialog);
+    dialog
+}
+
+#[test]
+fn no_at_the_confirmation_changes_nothing_and_exits_0() {
+    let dir = example_copy();
+    fs::write(dir.path().join(".env"), DOTENV).unwrap();
+    let before = tree(dir.path());
+
+    let mut dialog = dialog_to_the_confirmation(dir.path());
     dialog
         .expect("Apply these changes?")
         .send("n")
@@ -779,4 +791,320 @@ fn a_stdio_server_is_offered_an_http_transport() {
         .assert()
         .success();
     assert_same_tree(dir.path(), flags.path());
+}
+
+/// The end of a dialog: the proposed hierarchy (Enter), the go-ahead
+/// (Enter), the files written.
+fn accept_hierarchy_and_apply(dialog: &mut Dialog) {
+    dialog
+        .expect("Scope hierarchy")
+        .expect("None (each scope grants only itself)")
+        .send(ENTER)
+        .expect("Apply these changes?")
+        .send(ENTER)
+        .expect("     Created src/auth/mod.rs");
+}
+
+/// The dialog's answers for the example with the development scopes, as
+/// the flags give them (no `.env`: every value is typed).
+fn typed_domain_and_audience(dialog: &mut Dialog) -> &mut Dialog {
+    dialog
+        .expect("Auth0 domain (no https://)")
+        .send("tasks-test.auth0.com")
+        .send(ENTER)
+        .expect("API audience (an https URL)")
+        .send("https://tasks.example.com/mcp")
+        .send(ENTER)
+}
+
+/// The dialog on the example without `.env`, domain and audience typed,
+/// up to the scopes, whose proposal is taken out of the field (Ctrl-U).
+fn dialog_to_empty_scopes(dir: &Path) -> Dialog {
+    let mut dialog = Dialog::start(dir, &[]);
+    dialog.accept_provider();
+    typed_domain_and_audience(&mut dialog)
+        .expect("Public URL of the MCP endpoint")
+        .send(ENTER)
+        .expect("read:tasks,write:tasks,delete:tasks")
+        .send(CTRL_U);
+    dialog
+}
+
+#[test]
+fn escape_goes_back_one_question_keeping_the_answers_given() {
+    let dir = example_copy();
+    let mut dialog = Dialog::start(dir.path(), &[]);
+    dialog.accept_provider();
+    typed_domain_and_audience(&mut dialog)
+        .expect("Public URL of the MCP endpoint")
+        // Back to the audience, then the domain: each offers what was typed.
+        .send(ESCAPE)
+        .expect("API audience (an https URL) (https://tasks.example.com/mcp)")
+        .send(ESCAPE)
+        .expect("Auth0 domain (no https://) (tasks-test.auth0.com)")
+        // Back to the provider menu, Auth0 still chosen.
+        .send(ESCAPE)
+        .expect("Identity provider")
+        .expect("WorkOS AuthKit")
+        .send(ENTER)
+        .expect("Auth0 domain (no https://) (tasks-test.auth0.com)")
+        .send(ENTER)
+        .expect("API audience (an https URL) (https://tasks.example.com/mcp)")
+        .send(ENTER)
+        .expect("Public URL of the MCP endpoint")
+        .send(ENTER)
+        .expect("read:tasks,write:tasks,delete:tasks")
+        .send(ENTER)
+        .expect("Accept all")
+        // From the tool scopes back to the scopes, and forward again.
+        .send(ESCAPE)
+        .expect("Scopes (comma-separated)")
+        .expect("read:tasks,write:tasks,delete:tasks")
+        .send(ENTER)
+        .expect("Accept all")
+        .send(ENTER)
+        // From the hierarchy back to the tool scopes.
+        .expect("Scope hierarchy")
+        .expect("None (each scope grants only itself)")
+        .send(ESCAPE)
+        .expect("Tool scopes")
+        .expect("Edit search-tasks")
+        .send(ENTER);
+    accept_hierarchy_and_apply(&mut dialog);
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+    assert!(
+        transcript.contains("(Esc goes back one question; Ctrl-C stops, changing nothing)"),
+        "{transcript}"
+    );
+    let flags = flag_run(|_| {}, EXAMPLE_FLAGS);
+    assert_same_tree(dir.path(), flags.path());
+}
+
+#[test]
+fn a_refused_answer_stays_in_the_field_for_correction() {
+    let dir = example_copy();
+    let mut dialog = dialog_to_empty_scopes(dir.path());
+    dialog
+        .send("read:tasks,write tasks")
+        .send(ENTER)
+        .expect("`write tasks` is not a valid scope")
+        .expect("separate scopes with commas")
+        // Drawn again with what was typed, not the proposal.
+        .expect("Scopes (comma-separated)")
+        .expect("read:tasks,write tasks");
+    // Mend it: take back " tasks", then finish the list.
+    for _ in 0.." tasks".len() {
+        dialog.send(BACKSPACE);
+    }
+    dialog
+        .send(":tasks,delete:tasks")
+        .send(ENTER)
+        .expect("Accept all")
+        .send(ENTER);
+    accept_hierarchy_and_apply(&mut dialog);
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+    let flags = flag_run(|_| {}, EXAMPLE_FLAGS);
+    assert_same_tree(dir.path(), flags.path());
+}
+
+#[test]
+fn enter_on_an_empty_domain_says_why_an_answer_is_needed() {
+    let dir = example_copy();
+    let before = tree(dir.path());
+    let mut dialog = Dialog::start(dir.path(), &[]);
+    dialog
+        .accept_provider()
+        .expect("Auth0 domain (no https://)")
+        .send(ENTER)
+        .expect("an answer is required: tokens are accepted only from the issuer it names (e.g. ")
+        .expect("Auth0 domain (no https://)")
+        .send("tasks-test.auth0.com")
+        .send(ENTER)
+        .expect("API audience (an https URL)")
+        .send(ENTER)
+        .expect("an answer is required: tokens are accepted only when their `aud` names it")
+        .ctrl_c()
+        .expect("interrupted: nothing was changed");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(130), "{transcript}");
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn accept_all_without_a_delete_scope_gives_the_write_scope_and_says_so() {
+    let dir = example_copy();
+    let mut dialog = dialog_to_empty_scopes(dir.path());
+    dialog
+        .send("read:tasks,write:tasks")
+        .send(ENTER)
+        .expect("delete-task   write:tasks")
+        .expect("Accept all")
+        .send(ENTER)
+        .expect(
+            "note: the scopes has no delete scope, so the tool that deletes needs `write:tasks`, \
+             the broadest scope given: delete-task",
+        );
+    accept_hierarchy_and_apply(&mut dialog);
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+    assert!(!transcript.contains("pick one with Edit"), "{transcript}");
+
+    // --yes resolves the same case the same way.
+    // (EXAMPLE_FLAGS begins with the provider, domain and audience.)
+    let flags = [
+        &EXAMPLE_FLAGS[..6],
+        &["--scopes", "read:tasks,write:tasks", "--yes"],
+    ]
+    .concat();
+    let flags = flag_run(|_| {}, &flags);
+    assert_same_tree(dir.path(), flags.path());
+}
+
+#[test]
+fn the_confirmation_shows_the_diff_then_asks_again() {
+    let dir = example_copy();
+    fs::write(dir.path().join(".env"), DOTENV).unwrap();
+    let before = tree(dir.path());
+    let mut dialog = dialog_to_the_confirmation(dir.path());
+    dialog
+        .expect("Apply these changes? (Y/n, d shows the diff)")
+        .send("d")
+        .expect("--- /dev/null")
+        .expect("+++ b/src/auth/mod.rs")
+        .expect("+++ b/src/main.rs")
+        .expect("Apply these changes? (Y/n, d shows the diff)")
+        .send("n")
+        .expect("nothing was changed");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+    assert_eq!(tree(dir.path()), before, "n after the diff must not write");
+}
+
+#[test]
+fn ctrl_c_in_the_provider_menu_leaves_no_menu_on_screen() {
+    let dir = example_copy();
+    let before = tree(dir.path());
+    let mut dialog = Dialog::start(dir.path(), &[]);
+    dialog
+        .expect("Identity provider")
+        .expect("WorkOS AuthKit")
+        .ctrl_c()
+        .expect("interrupted: nothing was changed");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(130), "{transcript}");
+    assert_eq!(tree(dir.path()), before);
+    let screen = screen(&transcript);
+    assert!(
+        screen
+            .iter()
+            .any(|line| line.contains("Found `tasks-server`")),
+        "what came before the menu stays:\n{}",
+        screen.join("\n")
+    );
+    let tail = &transcript[transcript.rfind("WorkOS AuthKit").unwrap_or(0)..];
+    assert!(
+        screen
+            .iter()
+            .all(|line| !line.contains("Identity provider") && !line.contains(" - ")),
+        "the menu is still on screen:\n{}\n{tail:?}",
+        screen.join("\n")
+    );
+    assert_eq!(
+        screen
+            .iter()
+            .rfind(|line| !line.is_empty())
+            .map(String::as_str),
+        Some("interrupted: nothing was changed"),
+        "{}",
+        screen.join("\n")
+    );
+}
+
+/// What a terminal of console's default size (79 columns: the pty reports
+/// none) shows after `output`: text, CR, LF, automatic wrapping, and the
+/// cursor and erase sequences the dialog writes (CSI A B C D G K J); other
+/// sequences (colours, cursor visibility) change nothing on screen.
+fn screen(output: &str) -> Vec<String> {
+    const COLUMNS: usize = 79;
+    // rexpect hands over each byte as a char: decode the UTF-8 again.
+    let output = if output.chars().all(|c| u32::from(c) < 0x100) {
+        let bytes: Vec<u8> = output.chars().map(|c| u32::from(c) as u8).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        output.to_string()
+    };
+    let mut rows: Vec<Vec<char>> = vec![Vec::new()];
+    let (mut row, mut column, mut pending_wrap) = (0usize, 0usize, false);
+    let mut chars = output.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => (column, pending_wrap) = (0, false),
+            '\n' => (row, pending_wrap) = (row + 1, false),
+            '\x1b' => {
+                if chars.peek() != Some(&'[') {
+                    chars.next();
+                    continue;
+                }
+                chars.next();
+                let mut parameters = String::new();
+                let mut last = ' ';
+                for next in chars.by_ref() {
+                    if next.is_ascii_alphabetic() || next == '~' {
+                        last = next;
+                        break;
+                    }
+                    parameters.push(next);
+                }
+                let n: usize = parameters
+                    .trim_start_matches('?')
+                    .parse()
+                    .unwrap_or(1)
+                    .max(1);
+                let erase: usize = parameters.parse().unwrap_or(0);
+                match last {
+                    'A' => row = row.saturating_sub(n),
+                    'B' => row += n,
+                    'C' => column = (column + n).min(COLUMNS - 1),
+                    'D' => column = column.saturating_sub(n),
+                    'G' => column = (n - 1).min(COLUMNS - 1),
+                    'K' => {
+                        rows.resize(rows.len().max(row + 1), Vec::new());
+                        match erase {
+                            2 => rows[row].clear(),
+                            _ => rows[row].truncate(column),
+                        }
+                    }
+                    'J' => {
+                        rows.resize(rows.len().max(row + 1), Vec::new());
+                        rows[row].truncate(column);
+                        rows.truncate(row + 1);
+                    }
+                    _ => continue,
+                }
+                pending_wrap = false;
+            }
+            c if c.is_control() => {}
+            c => {
+                if pending_wrap {
+                    (row, column, pending_wrap) = (row + 1, 0, false);
+                }
+                rows.resize(rows.len().max(row + 1), Vec::new());
+                let line = &mut rows[row];
+                if line.len() <= column {
+                    line.resize(column + 1, ' ');
+                }
+                line[column] = c;
+                if column + 1 == COLUMNS {
+                    pending_wrap = true;
+                } else {
+                    column += 1;
+                }
+            }
+        }
+    }
+    rows.into_iter()
+        .map(|line| line.into_iter().collect::<String>().trim_end().to_string())
+        .collect()
 }

@@ -11,20 +11,22 @@
 //! and exits 130. Nothing is written before the confirmation, so the project
 //! is untouched.
 
+mod line;
 pub mod summary;
 
 use std::{
     collections::BTreeMap,
     io::{self, IsTerminal},
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
 use anyhow::Context;
 use dialoguer::{
-    Confirm, Input, MultiSelect, Select,
-    console::Term,
+    Confirm, MultiSelect, Select,
+    console::{Key, Term, measure_text_width},
     theme::{ColorfulTheme, Theme},
 };
+use line::{Line, Typed};
 
 use crate::{
     apply,
@@ -34,7 +36,7 @@ use crate::{
     resolve::{
         Answers, Given, Resolved, Source, defaults,
         hierarchy::{self, Hierarchy},
-        propose::assess,
+        propose::{self, assess},
         validate::{self, Invalid},
     },
 };
@@ -52,7 +54,13 @@ static CONFIRMED: AtomicBool = AtomicBool::new(false);
 /// prompt's error path race) waits for the first to exit.
 static EXITING: AtomicBool = AtomicBool::new(false);
 
-/// Restores the cursor, reports the interrupt and exits 130 (128 + SIGINT).
+/// The rows the prompt on screen occupies above the cursor's row (a
+/// menu's prompt and items; a line prompt's refusals and wrapped rows), so
+/// that an interrupt can clear them; 0 between prompts.
+static DRAWN: AtomicUsize = AtomicUsize::new(0);
+
+/// Clears the prompt on screen, restores the cursor, reports the interrupt
+/// and exits 130 (128 + SIGINT).
 fn interrupted() -> ! {
     if EXITING.swap(true, Ordering::SeqCst) {
         loop {
@@ -60,13 +68,15 @@ fn interrupted() -> ! {
         }
     }
     let term = Term::stderr();
+    let _ = term.clear_line();
+    let _ = term.clear_last_lines(DRAWN.swap(0, Ordering::SeqCst));
     let _ = term.show_cursor();
     let message = if CONFIRMED.load(Ordering::SeqCst) {
         "interrupted"
     } else {
         "interrupted: nothing was changed"
     };
-    let _ = term.write_line(&format!("\n{message}"));
+    let _ = term.write_line(message);
     std::process::exit(130);
 }
 
@@ -133,10 +143,136 @@ fn check<T>(result: Result<T, Invalid>) -> Result<(), String> {
     result.map(|_| ()).map_err(|invalid| invalid.to_string())
 }
 
+/// The questions of [`ask`], in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Question {
+    Provider,
+    Domain,
+    Audience,
+    ResourceUrl,
+    Scopes,
+    ToolScopes,
+    Hierarchy,
+}
+
+impl Question {
+    fn next(self) -> Option<Question> {
+        use Question::*;
+        match self {
+            Provider => Some(Domain),
+            Domain => Some(Audience),
+            Audience => Some(ResourceUrl),
+            ResourceUrl => Some(Scopes),
+            Scopes => Some(ToolScopes),
+            ToolScopes => Some(Hierarchy),
+            Hierarchy => None,
+        }
+    }
+}
+
+/// How a question was settled.
+enum Reply<T> {
+    /// The user answered it.
+    Asked(T),
+    /// The flags, the answers file or the earlier answers settled it: nothing was asked.
+    Given(T),
+    /// Escape: back to the question asked before it.
+    Back,
+}
+
+impl Reply<String> {
+    /// What was typed at a line prompt.
+    fn typed(typed: Typed) -> Self {
+        match typed {
+            Typed::Text(text) => Reply::Asked(text),
+            Typed::Back => Reply::Back,
+        }
+    }
+}
+
+impl<T> Reply<T> {
+    /// Keeps the answer (made into what `slot` holds) in `slot`.
+    fn store<S>(self, slot: &mut S, made: impl FnOnce(T) -> S) -> Reply<()> {
+        match self {
+            Reply::Asked(value) => {
+                *slot = made(value);
+                Reply::Asked(())
+            }
+            Reply::Given(value) => {
+                *slot = made(value);
+                Reply::Given(())
+            }
+            Reply::Back => Reply::Back,
+        }
+    }
+}
+
+/// A menu; `None` when the user pressed Escape (or `q`). While it is on
+/// screen, [`DRAWN`] holds its rows, for Ctrl-C to clear.
+fn choose<T: ToString>(
+    term: &Term,
+    theme: &dyn Theme,
+    prompt: &str,
+    items: &[T],
+    default: usize,
+    report: bool,
+) -> anyhow::Result<Option<usize>> {
+    let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    DRAWN.store(menu_rows(term, prompt, &items, 2), Ordering::SeqCst);
+    let result = Select::with_theme(theme)
+        .with_prompt(prompt)
+        .items(&items)
+        .default(default)
+        .report(report)
+        .interact_on_opt(term);
+    // An interrupt (Ctrl-C) ends the process here, with the menu still counted.
+    let answer = answered(result)?;
+    DRAWN.store(0, Ordering::SeqCst);
+    Ok(answer)
+}
+
+/// Several choices; `None` on Escape. See [`choose`].
+fn choose_many<T: ToString>(
+    term: &Term,
+    theme: &dyn Theme,
+    prompt: &str,
+    items: &[T],
+    checked: &[bool],
+) -> anyhow::Result<Option<Vec<usize>>> {
+    let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    DRAWN.store(menu_rows(term, prompt, &items, 4), Ordering::SeqCst);
+    let result = MultiSelect::with_theme(theme)
+        .with_prompt(prompt)
+        .items(&items)
+        .defaults(checked)
+        .interact_on_opt(term);
+    // An interrupt (Ctrl-C) ends the process here, with the menu still counted.
+    let answer = answered(result)?;
+    DRAWN.store(0, Ordering::SeqCst);
+    Ok(answer)
+}
+
+/// The rows a dialoguer menu occupies above the cursor: its prompt and the
+/// items of one page (`marks`: the columns before each item), each as many
+/// rows as it wraps to.
+fn menu_rows(term: &Term, prompt: &str, items: &[String], marks: usize) -> usize {
+    let (rows, columns) = term.size();
+    let columns = usize::from(columns).max(1);
+    let page = usize::from(rows).max(3) - 2;
+    let wrapped = |width: usize| width.max(1).div_ceil(columns);
+    wrapped(measure_text_width(prompt) + 4)
+        + items
+            .iter()
+            .take(page)
+            .map(|item| wrapped(measure_text_width(item) + marks))
+            .sum::<usize>()
+}
+
 /// Asks what `given` (flags and answers file) leaves open, pre-filled from
 /// `previous` (the state file), `env` (the project's `.env`) and the
-/// proposals. Returns `given` completed with the answers, and with the
-/// provider options `previous` records when the provider stays the same.
+/// proposals. Escape goes back to the question asked before. Returns
+/// `given` completed with the answers, and with the provider options
+/// `previous` records when the provider stays the same.
 pub fn ask(
     project: &Project,
     given: &Answers,
@@ -147,171 +283,284 @@ pub fn ask(
     let theme = ColorfulTheme::default();
     let mut asked = Answers::default();
     let dialog = |value: String| Some(Given::new(value, Source::Dialog));
-    let note = |label: &str, value: &str, source: Source, flag: &str, key: &str| {
-        let from = source.name(flag, key);
-        let _ = term.write_line(&format!("  {label}: {value} (from {from})"));
-    };
-
-    // 1. The provider.
-    let provider: &Provider = match &given.provider {
-        Some(fixed) => {
-            let provider = validate::provider(&fixed.value).map_err(|i| anyhow::anyhow!("{i}"))?;
-            note(
-                "Provider",
-                provider.name,
-                fixed.source,
-                "--provider",
-                "provider",
-            );
-            provider
-        }
-        None => {
-            let items: Vec<String> = providers::ALL
-                .iter()
-                .map(|provider| format!("{} - {}", provider.name, provider.hint))
-                .collect();
-            let prompt = "Identity provider";
-            let index = answered(
-                Select::with_theme(&theme)
-                    .with_prompt(prompt)
-                    .items(&items)
-                    .default(defaults::provider(previous))
-                    .report(false)
-                    .interact_on(&term),
-            )?;
-            let provider = providers::ALL[index];
-            // The report line names the choice without its (long) hint.
-            let mut line = String::new();
-            theme.format_select_prompt_selection(&mut line, prompt, provider.name)?;
-            term.write_line(&line)?;
-            asked.provider = dialog(provider.id.to_string());
-            provider
-        }
-    };
-
-    // 2. The provider's values.
-    let (label, question) = match provider.location {
-        Location::Host => ("Domain", format!("{} domain (no https://)", provider.name)),
-        Location::IssuerUrl if provider.name.ends_with("issuer") => {
-            ("Issuer", format!("{} URL", provider.name))
-        }
-        Location::IssuerUrl => ("Issuer", format!("{} issuer URL", provider.name)),
-        Location::SupabaseUrl => ("Project URL", "Supabase project URL".to_string()),
-    };
-    match &given.domain {
-        Some(fixed) => note(
-            label,
-            &fixed.value,
-            fixed.source,
-            provider.location_flags(),
-            "domain",
-        ),
-        None => {
-            let mut input = Input::<String>::with_theme(&theme)
-                .with_prompt(question)
-                .validate_with(|value: &String| check(validate::location(value, provider)));
-            if let Some(default) = defaults::domain(provider, previous, env) {
-                input = input.default(default);
+    // What the flags gave is said once, the first time the dialog passes it.
+    let mut noted = std::collections::BTreeSet::new();
+    let mut note =
+        |question: Question, label: &str, value: &str, source: Source, flag: &str, key: &str| {
+            if noted.insert(question) {
+                let from = source.name(flag, key);
+                let _ = term.write_line(&format!("  {label}: {value} (from {from})"));
             }
-            asked.domain = dialog(answered(input.interact_text_on(&term))?);
-        }
+        };
+    term.write_line("  (Esc goes back one question; Ctrl-C stops, changing nothing)")?;
+
+    let mut provider: &Provider = providers::ALL[defaults::provider(previous)];
+    let mut audience = String::new();
+    let mut scopes: Vec<String> = Vec::new();
+    let mut history: Vec<Question> = Vec::new();
+    let mut question = Some(Question::Provider);
+    while let Some(current) = question {
+        let reply: Reply<()> = match current {
+            // 1. The provider.
+            Question::Provider => match &given.provider {
+                Some(fixed) => {
+                    provider =
+                        validate::provider(&fixed.value).map_err(|i| anyhow::anyhow!("{i}"))?;
+                    note(
+                        current,
+                        "Provider",
+                        provider.name,
+                        fixed.source,
+                        "--provider",
+                        "provider",
+                    );
+                    Reply::Given(())
+                }
+                None => {
+                    let items: Vec<String> = providers::ALL
+                        .iter()
+                        .map(|provider| format!("{} - {}", provider.name, provider.hint))
+                        .collect();
+                    let prompt = "Identity provider";
+                    let default = providers::ALL
+                        .iter()
+                        .position(|known| known.id == provider.id)
+                        .unwrap_or(0);
+                    match choose(&term, &theme, prompt, &items, default, false)? {
+                        None => Reply::Back,
+                        Some(index) => {
+                            let chosen = providers::ALL[index];
+                            if asked.provider.is_some() && chosen.id != provider.id {
+                                // Another provider's domain and audience are no answers for this one.
+                                asked.domain = None;
+                                asked.audience = None;
+                            }
+                            provider = chosen;
+                            // The report line names the choice without its (long) hint.
+                            let mut line = String::new();
+                            theme.format_select_prompt_selection(
+                                &mut line,
+                                prompt,
+                                provider.name,
+                            )?;
+                            term.write_line(&line)?;
+                            asked.provider = dialog(provider.id.to_string());
+                            Reply::Asked(())
+                        }
+                    }
+                }
+            },
+
+            // 2. The provider's values.
+            Question::Domain => {
+                let (label, question, why) = match provider.location {
+                    Location::Host => (
+                        "Domain",
+                        format!("{} domain (no https://)", provider.name),
+                        "tokens are accepted only from the issuer it names",
+                    ),
+                    Location::IssuerUrl if provider.name.ends_with("issuer") => (
+                        "Issuer",
+                        format!("{} URL", provider.name),
+                        "tokens are accepted only when their `iss` is this URL",
+                    ),
+                    Location::IssuerUrl => (
+                        "Issuer",
+                        format!("{} issuer URL", provider.name),
+                        "tokens are accepted only when their `iss` is this URL",
+                    ),
+                    Location::SupabaseUrl => (
+                        "Project URL",
+                        "Supabase project URL".to_string(),
+                        "tokens are accepted only from this project's issuer",
+                    ),
+                };
+                match &given.domain {
+                    Some(fixed) => {
+                        note(
+                            current,
+                            label,
+                            &fixed.value,
+                            fixed.source,
+                            provider.location_flags(),
+                            "domain",
+                        );
+                        Reply::Given(())
+                    }
+                    None => {
+                        let line = Line {
+                            prompt: &question,
+                            default: asked
+                                .domain
+                                .as_ref()
+                                .map(|given| given.value.clone())
+                                .or_else(|| defaults::domain(provider, previous, env)),
+                            initial: String::new(),
+                            required: format!(
+                                "an answer is required: {why} (e.g. {})",
+                                provider.example_domain
+                            ),
+                        };
+                        let check = |value: &str| check(validate::location(value, provider));
+                        Reply::typed(line::read(&term, &theme, &line, &check)?)
+                            .store(&mut asked.domain, dialog)
+                    }
+                }
+            }
+            Question::Audience => match &given.audience {
+                // Supabase, Cognito: the audience is not the user's choice.
+                _ if !provider.takes_audience() => {
+                    audience = provider.fixed_audience().unwrap_or_default().to_string();
+                    Reply::Given(())
+                }
+                Some(fixed) => {
+                    note(
+                        current,
+                        "Audience",
+                        &fixed.value,
+                        fixed.source,
+                        "--audience",
+                        "audience",
+                    );
+                    audience = fixed.value.clone();
+                    Reply::Given(())
+                }
+                None => {
+                    let url = provider.audience == AudienceCheck::Url;
+                    let line = Line {
+                        prompt: if url {
+                            "API audience (an https URL)"
+                        } else {
+                            "API audience (the `aud` tokens carry)"
+                        },
+                        default: asked
+                            .audience
+                            .as_ref()
+                            .map(|given| given.value.clone())
+                            .or_else(|| defaults::audience(project, provider, previous, env)),
+                        initial: String::new(),
+                        required: "an answer is required: tokens are accepted only when their `aud` names it"
+                            .to_string(),
+                    };
+                    let check = |value: &str| {
+                        check(if url {
+                            validate::url(value)
+                        } else {
+                            validate::identifier(value)
+                        })
+                    };
+                    let typed = line::read(&term, &theme, &line, &check)?;
+                    if let Typed::Text(value) = &typed {
+                        audience = value.clone();
+                    }
+                    Reply::typed(typed).store(&mut asked.audience, dialog)
+                }
+            },
+            Question::ResourceUrl => match &given.resource_url {
+                Some(fixed) => {
+                    note(
+                        current,
+                        "Resource URL",
+                        &fixed.value,
+                        fixed.source,
+                        "--resource-url",
+                        "resource_url",
+                    );
+                    Reply::Given(())
+                }
+                None => {
+                    let audience = validate::url(&audience).unwrap_or(audience.clone());
+                    let default = asked
+                        .resource_url
+                        .as_ref()
+                        .map(|given| given.value.clone())
+                        .unwrap_or_else(|| defaults::resource_url(previous, env, &audience));
+                    let line = Line {
+                        prompt: "Public URL of the MCP endpoint",
+                        // Not every audience is a URL (Supabase's is `authenticated`).
+                        default: validate::url(&default).is_ok().then_some(default),
+                        initial: String::new(),
+                        required:
+                            "an answer is required: clients find the server's metadata through it \
+                                   (e.g. https://tasks.example.com/mcp)"
+                                .to_string(),
+                    };
+                    let check = |value: &str| check(validate::url(value));
+                    Reply::typed(line::read(&term, &theme, &line, &check)?)
+                        .store(&mut asked.resource_url, dialog)
+                }
+            },
+
+            // 3. The scopes.
+            Question::Scopes => match &given.scopes {
+                Some(fixed) => {
+                    note(
+                        current,
+                        "Scopes",
+                        &fixed.value.join(", "),
+                        fixed.source,
+                        "--scopes",
+                        "scopes",
+                    );
+                    scopes = validate::scopes(&fixed.value).map_err(|i| anyhow::anyhow!("{i}"))?;
+                    Reply::Given(())
+                }
+                None => {
+                    let line = Line {
+                        prompt: "Scopes (comma-separated)",
+                        default: None,
+                        initial: asked
+                            .scopes
+                            .as_ref()
+                            .map_or_else(
+                                || defaults::scopes(project, previous),
+                                |given| given.value.clone(),
+                            )
+                            .join(","),
+                        required:
+                            "at least one scope is required: every tool needs one to be called \
+                                   (e.g. read:tasks,write:tasks)"
+                                .to_string(),
+                    };
+                    let check = |value: &str| check(validate::scopes(&validate::split_list(value)));
+                    match line::read(&term, &theme, &line, &check)? {
+                        Typed::Back => Reply::Back,
+                        Typed::Text(text) => {
+                            scopes = validate::scopes(&validate::split_list(&text))
+                                .map_err(|i| anyhow::anyhow!("{i}"))?;
+                            asked.scopes = Some(Given::new(scopes.clone(), Source::Dialog));
+                            Reply::Asked(())
+                        }
+                    }
+                }
+            },
+
+            // 4. A scope for each tool.
+            Question::ToolScopes => ask_tool_scopes(
+                &term,
+                &theme,
+                project,
+                &scopes,
+                given,
+                previous,
+                &asked.tool_scopes,
+            )?
+            .store(&mut asked.tool_scopes, |picked| picked),
+
+            // 5. The scope hierarchy.
+            Question::Hierarchy => ask_hierarchy(&term, &theme, &scopes, given, previous)?
+                .store(&mut asked.scope_implies, |map| map),
+        };
+        question = match reply {
+            Reply::Asked(()) => {
+                history.push(current);
+                current.next()
+            }
+            Reply::Given(()) => current.next(),
+            // On the first question asked, Escape asks it again.
+            Reply::Back => Some(history.pop().unwrap_or(current)),
+        };
     }
-    let audience = match &given.audience {
-        // Supabase, Cognito: the audience is not the user's choice.
-        _ if !provider.takes_audience() => {
-            provider.fixed_audience().unwrap_or_default().to_string()
-        }
-        Some(fixed) => {
-            note(
-                "Audience",
-                &fixed.value,
-                fixed.source,
-                "--audience",
-                "audience",
-            );
-            fixed.value.clone()
-        }
-        None => {
-            let url = provider.audience == AudienceCheck::Url;
-            let mut input = Input::<String>::with_theme(&theme)
-                .with_prompt(if url {
-                    "API audience (an https URL)"
-                } else {
-                    "API audience (the `aud` tokens carry)"
-                })
-                .validate_with(move |value: &String| {
-                    check(if url {
-                        validate::url(value)
-                    } else {
-                        validate::identifier(value)
-                    })
-                });
-            if let Some(default) = defaults::audience(project, provider, previous, env) {
-                input = input.default(default);
-            }
-            let value = answered(input.interact_text_on(&term))?;
-            asked.audience = dialog(value.clone());
-            value
-        }
-    };
-    match &given.resource_url {
-        Some(fixed) => note(
-            "Resource URL",
-            &fixed.value,
-            fixed.source,
-            "--resource-url",
-            "resource_url",
-        ),
-        None => {
-            let audience = validate::url(&audience).unwrap_or(audience);
-            let default = defaults::resource_url(previous, env, &audience);
-            let mut input = Input::<String>::with_theme(&theme)
-                .with_prompt("Public URL of the MCP endpoint")
-                .validate_with(|value: &String| check(validate::url(value)));
-            // Not every audience is a URL (Supabase's is `authenticated`).
-            if validate::url(&default).is_ok() {
-                input = input.default(default);
-            }
-            let value = answered(input.interact_text_on(&term))?;
-            asked.resource_url = dialog(value);
-        }
-    }
-
-    // 3. The scopes.
-    let scopes = match &given.scopes {
-        Some(fixed) => {
-            note(
-                "Scopes",
-                &fixed.value.join(", "),
-                fixed.source,
-                "--scopes",
-                "scopes",
-            );
-            validate::scopes(&fixed.value).map_err(|i| anyhow::anyhow!("{i}"))?
-        }
-        None => {
-            let proposal = defaults::scopes(project, previous).join(",");
-            let text = answered(
-                Input::<String>::with_theme(&theme)
-                    .with_prompt("Scopes (comma-separated)")
-                    .with_initial_text(proposal)
-                    .validate_with(|value: &String| {
-                        check(validate::scopes(&validate::split_list(value)))
-                    })
-                    .interact_text_on(&term),
-            )?;
-            let scopes = validate::scopes(&validate::split_list(&text))
-                .map_err(|i| anyhow::anyhow!("{i}"))?;
-            asked.scopes = Some(Given::new(scopes.clone(), Source::Dialog));
-            scopes
-        }
-    };
-
-    // 4. A scope for each tool.
-    asked.tool_scopes = ask_tool_scopes(&term, &theme, project, &scopes, given, previous)?;
-
-    // 5. The scope hierarchy.
-    asked.scope_implies = ask_hierarchy(&term, &theme, &scopes, given, previous)?;
 
     // What the dialog does not ask (provider options such as the token
     // format) stays as the last run recorded it, for the same provider.
@@ -327,7 +576,10 @@ pub fn ask(
 }
 
 /// Shows each open tool's pre-selected scopes and why, then lets the user
-/// accept them all or edit any.
+/// accept them all or edit any. Pre-selected: `earlier` (what the user
+/// picked before going back) while it fits `scopes`, else the proposals.
+/// A tool no scope is named for takes the fallback `--yes` would give it
+/// (see [`propose::propose`]), and Accept all says so.
 fn ask_tool_scopes(
     term: &Term,
     theme: &ColorfulTheme,
@@ -335,8 +587,14 @@ fn ask_tool_scopes(
     scopes: &[String],
     given: &Answers,
     previous: &Answers,
-) -> anyhow::Result<BTreeMap<String, Given<Vec<String>>>> {
+    earlier: &BTreeMap<String, Given<Vec<String>>>,
+) -> anyhow::Result<Reply<BTreeMap<String, Given<Vec<String>>>>> {
     let mut picked = defaults::tool_scopes(project, scopes, previous);
+    for (tool, list) in earlier {
+        if picked.contains_key(tool) && list.value.iter().all(|scope| scopes.contains(scope)) {
+            picked.insert(tool.clone(), list.value.clone());
+        }
+    }
     for (tool, fixed) in &given.tool_scopes {
         picked.remove(tool);
         let from = fixed.source.name("--tool-scope", "tool_scopes");
@@ -346,7 +604,7 @@ fn ask_tool_scopes(
         ))?;
     }
     if picked.is_empty() {
-        return Ok(BTreeMap::new());
+        return Ok(Reply::Given(BTreeMap::new()));
     }
     let width = picked.keys().map(String::len).max().unwrap_or(0);
     let scope_width = picked
@@ -384,13 +642,9 @@ fn ask_tool_scopes(
                 if list.is_empty() { "none yet" } else { &list }
             )
         }));
-        let choice = answered(
-            Select::with_theme(theme)
-                .with_prompt("Tool scopes")
-                .items(&items)
-                .default(0)
-                .interact_on(term),
-        )?;
+        let Some(choice) = choose(term, theme, "Tool scopes", &items, 0, true)? else {
+            return Ok(Reply::Back);
+        };
         if choice == 0 {
             let open: Vec<&str> = picked
                 .iter()
@@ -398,6 +652,9 @@ fn ask_tool_scopes(
                 .map(|(tool, _)| tool.as_str())
                 .collect();
             if open.is_empty() {
+                for note in fallback_notes(project, scopes, &picked) {
+                    term.write_line(&format!("  note: {note}"))?;
+                }
                 break;
             }
             term.write_line(&format!(
@@ -412,15 +669,11 @@ fn ask_tool_scopes(
             .map(|scope| picked[&tool].contains(scope))
             .collect();
         loop {
-            let chosen = answered(
-                MultiSelect::with_theme(theme)
-                    .with_prompt(format!(
-                        "Scopes `{tool}` needs (space toggles, enter accepts)"
-                    ))
-                    .items(scopes)
-                    .defaults(&checked)
-                    .interact_on(term),
-            )?;
+            let prompt = format!("Scopes `{tool}` needs (space toggles, enter accepts)");
+            // Escape: back to the menu, the tool's scopes as they were.
+            let Some(chosen) = choose_many(term, theme, &prompt, scopes, &checked)? else {
+                break;
+            };
             if chosen.is_empty() {
                 term.write_line("  pick at least one scope")?;
                 continue;
@@ -432,10 +685,42 @@ fn ask_tool_scopes(
             break;
         }
     }
-    Ok(picked
-        .into_iter()
-        .map(|(tool, list)| (tool, Given::new(list, Source::Dialog)))
-        .collect())
+    Ok(Reply::Asked(
+        picked
+            .into_iter()
+            .map(|(tool, list)| (tool, Given::new(list, Source::Dialog)))
+            .collect(),
+    ))
+}
+
+/// What `--yes` says of the same choice: one note per group of tools left
+/// on a fallback scope (no scope named for their access).
+fn fallback_notes(
+    project: &Project,
+    scopes: &[String],
+    picked: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    let mut groups: BTreeMap<_, Vec<&str>> = BTreeMap::new();
+    for tool in &project.tools {
+        let Some(proposal) = propose::propose(tool, scopes) else {
+            continue;
+        };
+        if let (Some(fallback), Some(list)) = (proposal.fallback, picked.get(&tool.name))
+            && list == std::slice::from_ref(&proposal.scope)
+        {
+            groups
+                .entry((propose::access_of(tool), fallback, proposal.scope))
+                .or_default()
+                .push(tool.name.as_str());
+        }
+    }
+    let scopes_name = Source::Dialog.name("--scopes", "scopes");
+    groups
+        .iter()
+        .map(|((access, fallback, scope), tools)| {
+            propose::fallback_note(*access, *fallback, scope, tools, &scopes_name)
+        })
+        .collect()
 }
 
 /// Shows the proposed scope hierarchy ([`hierarchy::propose`]) and lets the
@@ -448,18 +733,20 @@ fn ask_hierarchy(
     scopes: &[String],
     given: &Answers,
     previous: &Answers,
-) -> anyhow::Result<Option<Given<Hierarchy>>> {
+) -> anyhow::Result<Reply<Option<Given<Hierarchy>>>> {
     if let Some(fixed) = &given.scope_implies {
         let from = fixed.source.name("--scope-implies", "scope_implies");
         term.write_line(&format!(
             "  Scope hierarchy: {} (from {from})",
             hierarchy::describe(&fixed.value)
         ))?;
-        return Ok(None);
+        return Ok(Reply::Given(None));
     }
-    let dialog = |map: Hierarchy| Ok(Some(Given::new(map, Source::Dialog)));
     if scopes.len() < 2 {
-        return dialog(Hierarchy::new());
+        return Ok(Reply::Given(Some(Given::new(
+            Hierarchy::new(),
+            Source::Dialog,
+        ))));
     }
     if let (Some(recorded), Some(recorded_scopes)) = (&previous.scope_implies, &previous.scopes)
         && recorded_scopes.value == scopes
@@ -469,8 +756,9 @@ fn ask_hierarchy(
             hierarchy::describe(&hierarchy::fit(&recorded.value, scopes)),
             recorded.source.name("--scope-implies", "scope_implies")
         ))?;
-        return Ok(Some(recorded.clone()));
+        return Ok(Reply::Given(Some(recorded.clone())));
     }
+    let dialog = |map: Hierarchy| Ok(Reply::Asked(Some(Given::new(map, Source::Dialog))));
     let mut picked = hierarchy::propose(scopes);
     let width = scopes.iter().map(String::len).max().unwrap_or(0);
     loop {
@@ -484,38 +772,34 @@ fn ask_hierarchy(
                 implied.join(", ")
             ))?;
         }
-        let choice = answered(
-            Select::with_theme(theme)
-                .with_prompt("Scope hierarchy")
-                .items(["Accept", "Edit", "None (each scope grants only itself)"])
-                .default(0)
-                .interact_on(term),
-        )?;
-        match choice {
-            0 => return dialog(picked),
-            2 => return dialog(Hierarchy::new()),
-            _ => {}
+        let choices = ["Accept", "Edit", "None (each scope grants only itself)"];
+        match choose(term, theme, "Scope hierarchy", &choices, 0, true)? {
+            None => return Ok(Reply::Back),
+            Some(0) => return dialog(picked),
+            Some(2) => return dialog(Hierarchy::new()),
+            Some(_) => {}
         }
         let mut edited = Hierarchy::new();
+        let mut escaped = false;
         for scope in scopes {
             let others: Vec<&String> = scopes.iter().filter(|other| *other != scope).collect();
             let checked: Vec<bool> = others
                 .iter()
                 .map(|other| picked.get(scope).is_some_and(|list| list.contains(other)))
                 .collect();
-            let chosen = answered(
-                MultiSelect::with_theme(theme)
-                    .with_prompt(format!(
-                        "Scopes `{scope}` implies (space toggles, enter accepts)"
-                    ))
-                    .items(&others)
-                    .defaults(&checked)
-                    .interact_on(term),
-            )?;
+            let prompt = format!("Scopes `{scope}` implies (space toggles, enter accepts)");
+            // Escape: back to the hierarchy as it was.
+            let Some(chosen) = choose_many(term, theme, &prompt, &others, &checked)? else {
+                escaped = true;
+                break;
+            };
             if !chosen.is_empty() {
                 let list = chosen.into_iter().map(|i| others[i].clone()).collect();
                 edited.insert(scope.clone(), list);
             }
+        }
+        if escaped {
+            continue;
         }
         match hierarchy::check(&edited, scopes, "the scopes") {
             Ok(checked) => picked = checked,
@@ -558,18 +842,17 @@ pub fn resolve_conflicts(plan: &mut Plan, snapshot: &dyn Snapshot) -> anyhow::Re
                 "show the diff",
             ),
         };
+        let items = [
+            "keep my version",
+            "overwrite it with the generated one",
+            show,
+        ];
         loop {
-            let choice = answered(
-                Select::with_theme(&ColorfulTheme::default())
-                    .with_prompt(&prompt)
-                    .items([
-                        "keep my version",
-                        "overwrite it with the generated one",
-                        show,
-                    ])
-                    .default(0)
-                    .interact_on(&term),
-            )?;
+            // Escape asks again: the files are not questions to go back over.
+            let Some(choice) = choose(&term, &ColorfulTheme::default(), &prompt, &items, 0, true)?
+            else {
+                continue;
+            };
             match choice {
                 0 => {
                     kept.push(plan::slash_path(&change.path));
@@ -611,8 +894,9 @@ pub fn offer_http(site: &crate::inspect::StdioSite) -> anyhow::Result<bool> {
     )
 }
 
-/// Shows what the run will do and asks for the go-ahead; `false` means the
-/// user said no.
+/// Shows what the run will do and asks for the go-ahead: Enter or `y`
+/// applies, `n` changes nothing (`false`), `d` shows the diff of every
+/// change and asks again.
 pub fn confirm(
     project: &Project,
     resolved: &Resolved,
@@ -620,13 +904,31 @@ pub fn confirm(
     force: bool,
 ) -> anyhow::Result<bool> {
     let term = Term::stderr();
+    let theme = ColorfulTheme::default();
     term.write_str(&summary::render(project, resolved, plan, force))?;
-    let yes = answered(
-        Confirm::with_theme(&ColorfulTheme::default())
-            .with_prompt("Apply these changes?")
-            .default(true)
-            .interact_on(&term),
-    )?;
+    let prompt = "Apply these changes?";
+    let mut question = String::new();
+    theme.format_input_prompt(&mut question, prompt, Some("Y/n, d shows the diff"))?;
+    let yes = loop {
+        term.write_str(&question)?;
+        let key = match term.read_key() {
+            Ok(key) => key,
+            Err(err) => answered(Err(err.into()))?,
+        };
+        match key {
+            Key::Enter | Key::Char('y' | 'Y') => break true,
+            Key::Char('n' | 'N') => break false,
+            Key::Char('d' | 'D') => {
+                term.clear_line()?;
+                term.write_str(&apply::diff_for_stdout(plan))?;
+            }
+            _ => term.clear_line()?,
+        }
+    };
+    term.clear_line()?;
+    let mut answer = String::new();
+    theme.format_confirm_prompt_selection(&mut answer, prompt, Some(yes))?;
+    term.write_line(&answer)?;
     if yes {
         CONFIRMED.store(true, Ordering::SeqCst);
     }
