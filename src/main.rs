@@ -8,6 +8,7 @@ mod apply;
 mod cli;
 mod commands;
 mod dev;
+mod digest;
 mod doctor;
 mod inspect;
 mod plan;
@@ -15,6 +16,7 @@ mod probe;
 mod prompt;
 mod providers;
 mod resolve;
+mod slash;
 mod verify;
 
 use std::process::ExitCode;

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use crate::{
     apply,
-    plan::{FileAction, Plan, slash_path},
+    plan::{FileAction, Plan},
+    slash::slash_path,
 };
 
 /// What a run said besides its file actions: printed on stderr as it

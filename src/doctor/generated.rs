@@ -10,8 +10,10 @@ use similar::{DiffTag, TextDiff};
 use super::{Finding, Location, Project};
 use crate::{
     commands::Disk,
-    plan::{self, FileAction, STATE_FILE, sha256, slash_path},
+    digest::sha256,
+    plan::{self, FileAction, STATE_FILE},
     resolve::{self, Answers},
+    slash::slash_path,
 };
 
 const GENERATED: &str = "generated";

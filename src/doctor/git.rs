@@ -62,7 +62,7 @@ fn rule_location(root: &Path, toplevel: &Path, out: &str) -> Option<Location> {
     let absolute = toplevel.join(&source);
     let root = root.canonicalize().ok()?;
     let file = match absolute.canonicalize().ok()?.strip_prefix(&root) {
-        Ok(relative) => crate::plan::slash_path(relative),
+        Ok(relative) => crate::slash::slash_path(relative),
         Err(_) => absolute.display().to_string(),
     };
     Some(Location::line(file, line))

@@ -294,7 +294,7 @@ impl<'ast> Visit<'ast> for FindFn<'_> {
 }
 
 fn slash(path: &Path) -> String {
-    crate::plan::slash_path(path)
+    crate::slash::slash_path(path)
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ pub(crate) fn find(root: &Path, files: &[SourceFile], mount: Option<&Mount>) -> 
     let files: Vec<&SourceFile> = files
         .iter()
         .filter(|file| {
-            let rel = crate::plan::slash_path(&file.rel);
+            let rel = crate::slash::slash_path(&file.rel);
             !ours.iter().any(|dir| rel.starts_with(dir.as_str()))
         })
         .collect();
@@ -115,7 +115,7 @@ fn generated_dirs(root: &Path, files: &[SourceFile], mount: Option<&Mount>) -> V
         .collect();
     let marked = |text: &str| text.contains(GENERATED_MARK);
     for file in files {
-        let rel = crate::plan::slash_path(&file.rel);
+        let rel = crate::slash::slash_path(&file.rel);
         if let Some(dir) = rel.strip_suffix("mod.rs")
             && marked(&file.text)
         {
@@ -125,7 +125,7 @@ fn generated_dirs(root: &Path, files: &[SourceFile], mount: Option<&Mount>) -> V
     if let Some(mount) = mount {
         let dir = module_name::module_dir(mount);
         if std::fs::read_to_string(root.join(&dir).join("mod.rs")).is_ok_and(|text| marked(&text)) {
-            dirs.push(format!("{}/", crate::plan::slash_path(&dir)));
+            dirs.push(format!("{}/", crate::slash::slash_path(&dir)));
         }
     }
     dirs.sort();

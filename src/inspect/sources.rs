@@ -9,7 +9,7 @@ use walkdir::WalkDir;
 
 use super::targets::{self, Kind};
 use super::{crate_root, module_name, offsets::LineIndex};
-use crate::plan::{sha256, slash_path};
+use crate::{digest::sha256, slash::slash_path};
 
 /// One parsed Rust source file of the package.
 pub(crate) struct SourceFile {

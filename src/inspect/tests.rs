@@ -1025,11 +1025,11 @@ fn unchanged_generated_files_are_not_parsed_again() {
         let state = format!(r#"{{"generator": {{"files": {{"src/auth/mod.rs": "{hash}"}}}}}}"#);
         std::fs::write(dir.path().join("mcp-builder.json"), state).unwrap();
     };
-    state(&crate::plan::sha256(generated));
+    state(&crate::digest::sha256(generated));
     assert_eq!(inspect(dir.path()).unwrap().mount.module, "auth");
 
     // Changed since it was recorded: the user's now, parsed like any file.
-    state(&crate::plan::sha256("what add-auth wrote before"));
+    state(&crate::digest::sha256("what add-auth wrote before"));
     assert!(
         error_of(dir.path()).starts_with("failed to parse `src/auth/mod.rs`"),
         "{}",

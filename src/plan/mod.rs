@@ -18,11 +18,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
+// Named here for plan's own modules too (`super::sha256`).
 use crate::{
+    digest::sha256,
     inspect::{Mount, Project},
     resolve::Resolved,
+    slash::slash_path,
 };
 
 use rustfmt::Rustfmt;
@@ -710,20 +712,6 @@ fn kept_values(current: Option<&str>, entries: &[(&str, &str)]) -> Vec<String> {
             ))
         })
         .collect()
-}
-
-pub(crate) fn sha256(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
-pub(crate) fn slash_path(path: &Path) -> String {
-    path.components()
-        .map(|part| part.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 #[cfg(test)]

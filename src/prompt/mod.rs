@@ -855,7 +855,7 @@ pub fn resolve_conflicts(plan: &mut Plan, snapshot: &dyn Snapshot) -> anyhow::Re
             };
             match choice {
                 0 => {
-                    kept.push(plan::slash_path(&change.path));
+                    kept.push(crate::slash::slash_path(&change.path));
                     break;
                 }
                 1 => {
