@@ -869,7 +869,13 @@ fn escape_goes_back_one_question_keeping_the_answers_given() {
         .send(ESCAPE)
         .expect("Tool scopes")
         .expect("Edit search-tasks")
-        .send(ENTER);
+        .send(ENTER)
+        .expect("Scope hierarchy")
+        .expect("None (each scope grants only itself)")
+        .send(ENTER)
+        // From the final confirmation back to the last question.
+        .expect("Apply these changes?")
+        .send(ESCAPE);
     accept_hierarchy_and_apply(&mut dialog);
     let (code, transcript) = dialog.finish();
     assert_eq!(code, Some(0), "{transcript}");

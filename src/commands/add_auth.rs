@@ -74,61 +74,85 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     if interactive && let Some(warning) = dirty.take() {
         said.warning(warning);
     }
-    let answers = if interactive {
+    let env = if interactive {
         resolve::check_given(&project, &given)?;
         prompt::install_interrupt_handler()?;
-        let env = Disk
-            .read(&project.root.join(".env"))?
+        Disk.read(&project.root.join(".env"))?
             .map(|text| dotenv::parse(&text))
-            .unwrap_or_default();
-        prompt::ask(&project, &given, &previous, &env)?
+            .unwrap_or_default()
     } else {
-        given.or(previous)
+        Default::default()
     };
-    // A preview without a terminal takes the proposals, as --yes does: it
-    // must not need answers it could propose. What cannot be proposed
-    // (provider, domain, audience) is still required, by its flag.
-    let preview_only = args.dry_run && !args.yes && !interactive;
-    // `--check` compares with what a run would propose for what has no
-    // answer yet (a new tool): that is drift to report (exit 1), not a
-    // usage error.
-    let resolution =
-        resolve::resolve_noted(&project, &answers, args.yes || preview_only || args.check)?;
-    for note in &resolution.notes {
-        said.note(note);
-    }
-    if let (true, Some(note)) = (args.dry_run, &resolution.hierarchy_note) {
-        said.note(note);
-    }
-    if preview_only && resolution.proposed {
-        said.note(
-            "without a terminal to ask, this preview uses the proposed scopes and tool scopes; \
-             run with --yes to apply them, or choose with --scopes and --tool-scope TOOL=SCOPE",
-        );
-    }
-    let unanswered: Vec<&str> = project
-        .tools
-        .iter()
-        .map(|tool| tool.name.as_str())
-        .filter(|tool| !answers.tool_scopes.contains_key(*tool))
-        .collect();
-    let resolved = resolution.resolved;
-    let mut plan = plan::plan(&project, &resolved, &Disk)?;
-    if let Some(which) = adopt::Which::from_flags(&args.adopt) {
-        for note in adopt::adopt(&mut plan, &Disk, &which)? {
+    let mut dialog = prompt::Dialog::default();
+    let said_before = (said.notes.len(), said.warnings.len());
+    // Escape at the final confirmation goes back into the dialog: from the
+    // answers to the go-ahead, everything is done again.
+    let (proposed, unanswered, resolved, plan, go_ahead) = loop {
+        said.notes.truncate(said_before.0);
+        said.warnings.truncate(said_before.1);
+        let answers = if interactive {
+            prompt::ask(&mut dialog, &project, &given, &previous, &env)?
+        } else {
+            given.clone().or(previous.clone())
+        };
+        // A preview without a terminal takes the proposals, as --yes does: it
+        // must not need answers it could propose. What cannot be proposed
+        // (provider, domain, audience) is still required, by its flag.
+        let preview_only = args.dry_run && !args.yes && !interactive;
+        // `--check` compares with what a run would propose for what has no
+        // answer yet (a new tool): that is drift to report (exit 1), not a
+        // usage error.
+        let resolution =
+            resolve::resolve_noted(&project, &answers, args.yes || preview_only || args.check)?;
+        for note in &resolution.notes {
             said.note(note);
         }
-    }
+        if let (true, Some(note)) = (args.dry_run, &resolution.hierarchy_note) {
+            said.note(note);
+        }
+        if preview_only && resolution.proposed {
+            said.note(
+                "without a terminal to ask, this preview uses the proposed scopes and tool scopes; \
+                 run with --yes to apply them, or choose with --scopes and --tool-scope TOOL=SCOPE",
+            );
+        }
+        let unanswered: Vec<&str> = project
+            .tools
+            .iter()
+            .map(|tool| tool.name.as_str())
+            .filter(|tool| !answers.tool_scopes.contains_key(*tool))
+            .collect();
+        let resolved = resolution.resolved;
+        let mut plan = plan::plan(&project, &resolved, &Disk)?;
+        if let Some(which) = adopt::Which::from_flags(&args.adopt) {
+            for note in adopt::adopt(&mut plan, &Disk, &which)? {
+                said.note(note);
+            }
+        }
 
+        for warning in &plan.warnings {
+            said.warning(warning);
+        }
+        // In the dialog, each file the user edited gets its own question, and
+        // writing needs the user's go-ahead on the summary.
+        if interactive && !args.dry_run && !args.force {
+            prompt::resolve_conflicts(&mut plan, &Disk)?;
+        }
+        let go_ahead = if interactive && !args.dry_run && !plan.is_noop() {
+            let can_go_back = dialog.asked_anything();
+            match prompt::confirm(&project, &resolved, &plan, args.force, can_go_back)? {
+                prompt::GoAhead::Back => {
+                    dialog.back();
+                    continue;
+                }
+                answer => Some(answer),
+            }
+        } else {
+            None
+        };
+        break (resolution.proposed, unanswered, resolved, plan, go_ahead);
+    };
     let mut err = std::io::stderr().lock();
-    for warning in &plan.warnings {
-        said.warning(warning);
-    }
-    // In the dialog, each file the user edited gets its own question, and
-    // writing needs the user's go-ahead on the summary.
-    if interactive && !args.dry_run && !args.force {
-        prompt::resolve_conflicts(&mut plan, &Disk)?;
-    }
     // The document, when --json asked for one; `outcome` names how the run
     // ended.
     let json_out = |outcome: &str, said: Said, diffs: Diffs, verified: bool| {
@@ -151,16 +175,12 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         });
         report::print(document, report::files(&plan, args.force, diffs), said)
     };
-    let confirmed = if interactive && !args.dry_run && !plan.is_noop() {
-        if !prompt::confirm(&project, &resolved, &plan, args.force)? {
-            writeln!(err, "nothing was changed")?;
-            json_out("declined", said, Diffs::Skipped, false)?;
-            return Ok(true);
-        }
-        true
-    } else {
-        false
-    };
+    if go_ahead == Some(prompt::GoAhead::Cancel) {
+        writeln!(err, "nothing was changed")?;
+        json_out("declined", said, Diffs::Skipped, false)?;
+        return Ok(true);
+    }
+    let confirmed = go_ahead == Some(prompt::GoAhead::Apply);
     if args.dry_run {
         if !args.json {
             print!("{}", apply::diff_for_stdout(&plan));
@@ -180,7 +200,7 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
             for line in apply::preview_lines(&plan, args.force) {
                 writeln!(err, "{line}")?;
             }
-            if resolution.proposed && !unanswered.is_empty() {
+            if proposed && !unanswered.is_empty() {
                 said.note(format!(
                     "no scope is recorded for {} `{}`: the lines above use the proposed one",
                     if unanswered.len() == 1 {

@@ -170,6 +170,37 @@ impl Question {
     }
 }
 
+/// Where the dialog is: its answers, the questions asked (for Escape),
+/// and what the later questions depend on. Kept across [`ask`] calls, so
+/// that Escape at the final confirmation goes back into the dialog.
+#[derive(Debug, Default)]
+pub struct Dialog {
+    asked: Answers,
+    /// The questions the user answered, in order.
+    history: Vec<Question>,
+    /// The given answers already said.
+    noted: std::collections::BTreeSet<Question>,
+    /// Where the next [`ask`] starts: `None`, the first question.
+    resume: Option<Question>,
+    provider: Option<&'static Provider>,
+    audience: String,
+    scopes: Vec<String>,
+}
+
+impl Dialog {
+    /// Makes the next [`ask`] start again at the last question the user
+    /// answered; `false` when the dialog asked nothing.
+    pub fn back(&mut self) -> bool {
+        self.resume = self.history.pop();
+        self.resume.is_some()
+    }
+
+    /// Whether the user answered any question (Escape has somewhere to go).
+    pub fn asked_anything(&self) -> bool {
+        !self.history.is_empty()
+    }
+}
+
 /// How a question was settled.
 enum Reply<T> {
     /// The user answered it.
@@ -274,6 +305,7 @@ fn menu_rows(term: &Term, prompt: &str, items: &[String], marks: usize) -> usize
 /// `given` completed with the answers, and with the provider options
 /// `previous` records when the provider stays the same.
 pub fn ask(
+    state: &mut Dialog,
     project: &Project,
     given: &Answers,
     previous: &Answers,
@@ -281,10 +313,12 @@ pub fn ask(
 ) -> anyhow::Result<Answers> {
     let term = Term::stderr();
     let theme = ColorfulTheme::default();
-    let mut asked = Answers::default();
     let dialog = |value: String| Some(Given::new(value, Source::Dialog));
+    let resume = state.resume.take();
+    let asked = &mut state.asked;
+    let history = &mut state.history;
     // What the flags gave is said once, the first time the dialog passes it.
-    let mut noted = std::collections::BTreeSet::new();
+    let noted = &mut state.noted;
     let mut note =
         |question: Question, label: &str, value: &str, source: Source, flag: &str, key: &str| {
             if noted.insert(question) {
@@ -292,13 +326,16 @@ pub fn ask(
                 let _ = term.write_line(&format!("  {label}: {value} (from {from})"));
             }
         };
-    term.write_line("  (Esc goes back one question; Ctrl-C stops, changing nothing)")?;
+    if resume.is_none() {
+        term.write_line("  (Esc goes back one question; Ctrl-C stops, changing nothing)")?;
+    }
 
-    let mut provider: &Provider = providers::ALL[defaults::provider(previous)];
-    let mut audience = String::new();
-    let mut scopes: Vec<String> = Vec::new();
-    let mut history: Vec<Question> = Vec::new();
-    let mut question = Some(Question::Provider);
+    let mut provider: &'static Provider = state
+        .provider
+        .unwrap_or(providers::ALL[defaults::provider(previous)]);
+    let mut audience = std::mem::take(&mut state.audience);
+    let mut scopes = std::mem::take(&mut state.scopes);
+    let mut question = Some(resume.unwrap_or(Question::Provider));
     while let Some(current) = question {
         let reply: Reply<()> = match current {
             // 1. The provider.
@@ -564,7 +601,8 @@ pub fn ask(
 
     // What the dialog does not ask (provider options such as the token
     // format) stays as the last run recorded it, for the same provider.
-    let mut answers = asked.or(given.clone());
+    let mut answers = asked.clone().or(given.clone());
+    (state.provider, state.audience, state.scopes) = (Some(provider), audience, scopes);
     let same_provider = previous
         .provider
         .as_ref()
@@ -894,15 +932,26 @@ pub fn offer_http(site: &crate::inspect::StdioSite) -> anyhow::Result<bool> {
     )
 }
 
+/// The answer to the final confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoAhead {
+    Apply,
+    /// `n`: change nothing.
+    Cancel,
+    /// Escape: back to the dialog's last question ([`Dialog::back`]).
+    Back,
+}
+
 /// Shows what the run will do and asks for the go-ahead: Enter or `y`
-/// applies, `n` changes nothing (`false`), `d` shows the diff of every
-/// change and asks again.
+/// applies, `n` changes nothing, `d` shows the diff of every change and
+/// asks again; Escape goes back to the dialog when `can_go_back`.
 pub fn confirm(
     project: &Project,
     resolved: &Resolved,
     plan: &Plan,
     force: bool,
-) -> anyhow::Result<bool> {
+    can_go_back: bool,
+) -> anyhow::Result<GoAhead> {
     let term = Term::stderr();
     let theme = ColorfulTheme::default();
     term.write_str(&summary::render(project, resolved, plan, force))?;
@@ -918,6 +967,10 @@ pub fn confirm(
         match key {
             Key::Enter | Key::Char('y' | 'Y') => break true,
             Key::Char('n' | 'N') => break false,
+            Key::Escape if can_go_back => {
+                term.clear_line()?;
+                return Ok(GoAhead::Back);
+            }
             Key::Char('d' | 'D') => {
                 term.clear_line()?;
                 term.write_str(&apply::diff_for_stdout(plan))?;
@@ -929,8 +982,9 @@ pub fn confirm(
     let mut answer = String::new();
     theme.format_confirm_prompt_selection(&mut answer, prompt, Some(yes))?;
     term.write_line(&answer)?;
-    if yes {
-        CONFIRMED.store(true, Ordering::SeqCst);
+    if !yes {
+        return Ok(GoAhead::Cancel);
     }
-    Ok(yes)
+    CONFIRMED.store(true, Ordering::SeqCst);
+    Ok(GoAhead::Apply)
 }
