@@ -1114,3 +1114,39 @@ fn screen(output: &str) -> Vec<String> {
         .map(|line| line.into_iter().collect::<String>().trim_end().to_string())
         .collect()
 }
+
+#[test]
+fn escape_at_an_edited_file_or_the_confirmation_goes_back_into_the_dialog() {
+    let (dir, _) = protected_with_edited_policy();
+    let before = tree(dir.path());
+    // Without --resource-url the dialog asks one question, pre-filled.
+    let mut flags = changed_scope_flags();
+    assert_eq!(flags[flags.len() - 2], "--resource-url");
+    flags.truncate(flags.len() - 2);
+    let mut dialog = Dialog::start(dir.path(), &flags);
+    // The URL question (Enter takes the recorded answer), then the file's.
+    let to_the_file = |dialog: &mut Dialog| {
+        dialog
+            .expect("Public URL of the MCP endpoint (https://tasks.example.com/mcp)")
+            .send(ENTER)
+            .expect("You changed `src/auth/policy.rs` since add-auth generated it")
+            .expect("show the diff");
+    };
+    to_the_file(&mut dialog);
+    dialog.send(ESCAPE);
+    to_the_file(&mut dialog);
+    // Keep it, then back from the confirmation.
+    dialog
+        .send(ENTER)
+        .expect("Apply these changes?")
+        .send(ESCAPE);
+    to_the_file(&mut dialog);
+    dialog
+        .send(ENTER)
+        .expect("Apply these changes?")
+        .send("n")
+        .expect("nothing was changed");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(0), "{transcript}");
+    assert_eq!(tree(dir.path()), before);
+}

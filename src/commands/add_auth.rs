@@ -135,8 +135,13 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         }
         // In the dialog, each file the user edited gets its own question, and
         // writing needs the user's go-ahead on the summary.
-        if interactive && !args.dry_run && !args.force {
-            prompt::resolve_conflicts(&mut plan, &Disk)?;
+        if interactive
+            && !args.dry_run
+            && !args.force
+            && !prompt::resolve_conflicts(&mut plan, &Disk, dialog.asked_anything())?
+        {
+            dialog.back();
+            continue;
         }
         let go_ahead = if interactive && !args.dry_run && !plan.is_noop() {
             let can_go_back = dialog.asked_anything();

@@ -850,20 +850,29 @@ fn ask_hierarchy(
 /// whether to keep their version, overwrite it, or first see the diff.
 /// Overwritten files become plain updates; kept ones are recorded as the
 /// user's (see [`plan::adopt`]), so that later runs leave them alone until
-/// the generated code itself changes.
-pub fn resolve_conflicts(plan: &mut Plan, snapshot: &dyn Snapshot) -> anyhow::Result<()> {
+/// the generated code itself changes. Escape goes back to the file before;
+/// at the first, `false` (nothing decided): back to the dialog, when
+/// `can_go_back`.
+pub fn resolve_conflicts(
+    plan: &mut Plan,
+    snapshot: &dyn Snapshot,
+    can_go_back: bool,
+) -> anyhow::Result<bool> {
     let term = Term::stderr();
-    let mut kept = Vec::new();
-    for change in &mut plan.changes {
-        let FileAction::Conflict {
-            current,
-            desired,
-            upstream,
-        } = &change.action
-        else {
-            continue;
+    let conflicts: Vec<usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .filter(|(_, change)| matches!(change.action, FileAction::Conflict { .. }))
+        .map(|(index, _)| index)
+        .collect();
+    // For each conflict: true keeps the user's version, false overwrites it.
+    let mut keep: Vec<bool> = Vec::new();
+    while let Some(&index) = conflicts.get(keep.len()) {
+        let change = &plan.changes[index];
+        let FileAction::Conflict { upstream, .. } = &change.action else {
+            unreachable!("only conflicts are listed");
         };
-        let (current, desired) = (current.clone(), desired.clone());
         let (prompt, show) = match upstream {
             Some(_) => (
                 format!(
@@ -885,32 +894,38 @@ pub fn resolve_conflicts(plan: &mut Plan, snapshot: &dyn Snapshot) -> anyhow::Re
             "overwrite it with the generated one",
             show,
         ];
-        loop {
-            // Escape asks again: the files are not questions to go back over.
-            let Some(choice) = choose(&term, &ColorfulTheme::default(), &prompt, &items, 0, true)?
-            else {
-                continue;
-            };
-            match choice {
-                0 => {
-                    kept.push(crate::slash::slash_path(&change.path));
-                    break;
-                }
-                1 => {
-                    change.action = FileAction::Update {
-                        before: current,
-                        after: desired,
-                    };
-                    break;
-                }
-                _ => term.write_str(&apply::change_diff(change))?,
+        match choose(&term, &ColorfulTheme::default(), &prompt, &items, 0, true)? {
+            None if keep.is_empty() && can_go_back => return Ok(false),
+            None => {
+                keep.pop();
             }
+            Some(0) => keep.push(true),
+            Some(1) => keep.push(false),
+            Some(_) => term.write_str(&apply::change_diff(change))?,
+        }
+    }
+    let mut kept = Vec::new();
+    for (&index, keep) in conflicts.iter().zip(keep) {
+        let change = &mut plan.changes[index];
+        let FileAction::Conflict {
+            current, desired, ..
+        } = &change.action
+        else {
+            continue;
+        };
+        if keep {
+            kept.push(crate::slash::slash_path(&change.path));
+        } else {
+            change.action = FileAction::Update {
+                before: current.clone(),
+                after: desired.clone(),
+            };
         }
     }
     if !kept.is_empty() {
         plan::adopt::adopt(plan, snapshot, &plan::adopt::Which::Files(kept))?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Offers a streamable HTTP transport to a server that speaks only stdio
