@@ -1028,12 +1028,12 @@ fn ctrl_c_in_the_provider_menu_leaves_no_menu_on_screen() {
     );
 }
 
-/// What a terminal of console's default size (79 columns: the pty reports
-/// none) shows after `output`: text, CR, LF, automatic wrapping, and the
+/// What a terminal of console's default width (80 columns: the pty reports
+/// no size) shows after `output`: text, CR, LF, automatic wrapping, and the
 /// cursor and erase sequences the dialog writes (CSI A B C D G K J); other
 /// sequences (colours, cursor visibility) change nothing on screen.
 fn screen(output: &str) -> Vec<String> {
-    const COLUMNS: usize = 79;
+    const COLUMNS: usize = 80;
     // rexpect hands over each byte as a char: decode the UTF-8 again.
     let output = if output.chars().all(|c| u32::from(c) < 0x100) {
         let bytes: Vec<u8> = output.chars().map(|c| u32::from(c) as u8).collect();
@@ -1149,4 +1149,50 @@ fn escape_at_an_edited_file_or_the_confirmation_goes_back_into_the_dialog() {
     let (code, transcript) = dialog.finish();
     assert_eq!(code, Some(0), "{transcript}");
     assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn ctrl_c_at_a_wrapped_refused_answer_leaves_a_clean_screen() {
+    let dir = example_copy();
+    let mut dialog = Dialog::start(dir.path(), &[]);
+    // Longer than a row: the field wraps, before and after the refusal.
+    let long = "tasks.example.com/".repeat(6);
+    dialog
+        .accept_provider()
+        .expect("Auth0 domain (no https://)")
+        .send("tasks-test.auth0.com")
+        .send(ENTER)
+        .expect("API audience (an https URL)")
+        .send(&long)
+        .send(ENTER)
+        .expect("is not")
+        .expect("API audience (an https URL)")
+        .expect(&long[long.len() - 20..])
+        .ctrl_c()
+        .expect("interrupted: nothing was changed");
+    let (code, transcript) = dialog.finish();
+    assert_eq!(code, Some(130), "{transcript}");
+    let screen = screen(&transcript);
+    let shown = screen.join("\n");
+    assert!(
+        shown.contains("Identity provider · Auth0")
+            && shown.contains("Auth0 domain (no https://) · tasks-test.auth0.com"),
+        "answered questions stay:\n{shown}"
+    );
+    assert!(
+        !shown.contains("Development issuer"),
+        "the answered menu left items on screen:\n{shown}"
+    );
+    assert!(
+        !shown.contains("API audience") && !shown.contains("tasks.example.com/tasks"),
+        "the prompt, its refusal or the typed text is still on screen:\n{shown}"
+    );
+    assert_eq!(
+        screen
+            .iter()
+            .rfind(|line| !line.is_empty())
+            .map(String::as_str),
+        Some("interrupted: nothing was changed"),
+        "{shown}"
+    );
 }

@@ -23,7 +23,7 @@ use std::{
 use anyhow::Context;
 use dialoguer::{
     Confirm, MultiSelect, Select,
-    console::{Key, Term, measure_text_width},
+    console::{Key, Term, measure_text_width, truncate_str},
     theme::{ColorfulTheme, Theme},
 };
 use line::{Line, Typed};
@@ -248,7 +248,7 @@ fn choose<T: ToString>(
     default: usize,
     report: bool,
 ) -> anyhow::Result<Option<usize>> {
-    let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    let items = fitted(term, items, 2);
     DRAWN.store(menu_rows(term, prompt, &items, 2), Ordering::SeqCst);
     let result = Select::with_theme(theme)
         .with_prompt(prompt)
@@ -270,7 +270,7 @@ fn choose_many<T: ToString>(
     items: &[T],
     checked: &[bool],
 ) -> anyhow::Result<Option<Vec<usize>>> {
-    let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    let items = fitted(term, items, 4);
     DRAWN.store(menu_rows(term, prompt, &items, 4), Ordering::SeqCst);
     let result = MultiSelect::with_theme(theme)
         .with_prompt(prompt)
@@ -281,6 +281,17 @@ fn choose_many<T: ToString>(
     let answer = answered(result)?;
     DRAWN.store(0, Ordering::SeqCst);
     Ok(answer)
+}
+
+/// Menu items cut to one row each (`marks`: the columns before an item):
+/// dialoguer redraws a menu counting one row per item, so a wrapped item
+/// would leave rows behind.
+fn fitted<T: ToString>(term: &Term, items: &[T], marks: usize) -> Vec<String> {
+    let width = usize::from(term.size().1).saturating_sub(marks + 1).max(8);
+    items
+        .iter()
+        .map(|item| truncate_str(&item.to_string(), width, "…").into_owned())
+        .collect()
 }
 
 /// The rows a dialoguer menu occupies above the cursor: its prompt and the
