@@ -4,12 +4,15 @@
 //! ([`validate`]), pre-fills what [`defaults`] proposes, and returns
 //! [`Answers`]: deciding, planning and writing happen elsewhere.
 //!
+//! Escape goes back one question ([`Dialog`]): menus are dialoguer's
+//! (`interact_on_opt`), lines of text are [`line`]'s.
+//!
 //! Ctrl-C: dialoguer reads keys in raw mode, where Ctrl-C is a byte that
 //! console turns into `raise(SIGINT)`; outside a prompt the terminal sends
 //! SIGINT itself. Both reach one handler ([`install_interrupt_handler`])
-//! that shows the cursor again (prompts hide it), says nothing was changed
-//! and exits 130. Nothing is written before the confirmation, so the project
-//! is untouched.
+//! that clears the question on screen ([`DRAWN`]), shows the cursor again
+//! (prompts hide it), says nothing was changed and exits 130. Nothing is
+//! written before the confirmation, so the project is untouched.
 
 mod line;
 pub mod summary;
