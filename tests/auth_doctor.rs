@@ -409,6 +409,26 @@ fn an_edited_generated_file_warns_and_a_deleted_one_fails() {
     assert_finding(dir.path(), found[1], missing);
 }
 
+/// An edit kept with `add-auth --adopt` is the user's: not warned about.
+#[test]
+fn an_edit_kept_with_adopt_passes() {
+    let dir = protected();
+    append(dir.path(), "src/auth/caller.rs", "// a local change\n");
+    let (ok, stderr) = run_add_auth(dir.path(), &["--adopt", "src/auth/caller.rs", "--yes"]);
+    assert!(ok, "{stderr}");
+    let (code, document) = doctor(dir.path());
+    assert_eq!(code, 0, "{document:#}");
+    let generated = only(&document, "generated");
+    assert_eq!(generated["status"], "pass", "{document:#}");
+    assert!(
+        generated["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("as add-auth wrote them or kept as yours (1 kept with `add-auth --adopt`)"),
+        "{document:#}"
+    );
+}
+
 #[test]
 fn plain_http_to_a_public_host_fails() {
     let dir = protected();

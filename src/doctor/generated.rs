@@ -21,6 +21,9 @@ const GENERATED: &str = "generated";
 pub fn check(project: &Project) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut rendered: Option<BTreeMap<String, String>> = None;
+    // Edits the user kept as theirs (`add-auth --adopt`): settled, not warned about.
+    let yours = plan::adopt::recorded(&project.state_text).unwrap_or_default();
+    let mut kept = 0;
     for (path, hash) in &project.generated {
         match project.file(path) {
             None => findings.push(
@@ -29,6 +32,13 @@ pub fn check(project: &Project) -> Vec<Finding> {
                 ))
                 .at(Location::file(path)),
             ),
+            Some(text)
+                if yours
+                    .get(path)
+                    .is_some_and(|record| record.sha256 == sha256(&text)) =>
+            {
+                kept += 1;
+            }
             Some(text) if sha256(&text) != *hash => {
                 let rendered = rendered.get_or_insert_with(|| render_again(project));
                 // The rendering is what add-auth wrote only if its hash says so.
@@ -38,13 +48,13 @@ pub fn check(project: &Project) -> Vec<Finding> {
                     Some([first, ..]) => (
                         Location::line(path, Some(first.0)),
                         format!(
-                            "`{path}` was edited since add-auth wrote it, at {}: review the edit (add-auth --force rewrites it)",
+                            "`{path}` was edited since add-auth wrote it, at {}: review the edit (add-auth --adopt keeps it, --force rewrites it)",
                             describe(lines.as_deref().unwrap_or_default())
                         ),
                     ),
                     _ => (
                         Location::file(path),
-                        format!("`{path}` was edited since add-auth wrote it: review the edit (add-auth --force rewrites it)"),
+                        format!("`{path}` was edited since add-auth wrote it: review the edit (add-auth --adopt keeps it, --force rewrites it)"),
                     ),
                 };
                 findings.push(Finding::warn(GENERATED, detail).at(at));
@@ -66,10 +76,17 @@ pub fn check(project: &Project) -> Vec<Finding> {
         findings.push(
             Finding::pass(
                 GENERATED,
-                format!(
-                    "the {} generated files are as add-auth wrote them",
-                    project.generated.len()
-                ),
+                if kept == 0 {
+                    format!(
+                        "the {} generated files are as add-auth wrote them",
+                        project.generated.len()
+                    )
+                } else {
+                    format!(
+                        "the {} generated files are as add-auth wrote them or kept as yours ({kept} kept with `add-auth --adopt`)",
+                        project.generated.len()
+                    )
+                },
             )
             .at(project.state_location("files")),
         );
