@@ -570,41 +570,54 @@ fn the_same_condition_has_the_same_exit_code_in_every_command() {
 }
 
 /// `auth test --timeout 2` against a server that accepts connections and
-/// never answers: said as a timeout, and waited for once, not per check.
+/// never answers, and one that sends its headers but never the whole body:
+/// said as a timeout, and waited for once, not per check.
 #[test]
 fn a_server_that_never_answers_times_out_once_and_says_so() {
+    use std::io::{Read, Write};
     let dir = example_copy();
     mcp_builder(dir.path(), FLAGS).success();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    // Holds every connection open, unanswered, until the test ends.
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().take(16) {
-            held.push(stream);
-        }
-    });
-    let started = std::time::Instant::now();
-    let server = format!("http://127.0.0.1:{port}/mcp");
-    let run = auth(dir.path(), &["test", "--server", &server, "--timeout", "2"]).code(1);
-    let elapsed = started.elapsed();
-    let out = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
-    assert!(
-        out.contains(&format!(
-            "GET http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp: timed out after 2 s"
-        )),
-        "{out}"
-    );
-    assert!(
-        out.contains(&format!(
-            "POST {server}: not sent: http://127.0.0.1:{port} did not answer an earlier request within 2 s"
-        )),
-        "{out}"
-    );
-    assert!(!out.contains("error sending request"), "{out}");
-    // Four requests to the server: 8 s when each waited its 2 s.
-    assert!(
-        elapsed < std::time::Duration::from_secs(6),
-        "took {elapsed:?}"
-    );
+    for headers_only in [false, true] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Holds every connection open, unanswered (or answered with
+        // headers and the first byte of the body), until the test ends.
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for mut stream in listener.incoming().take(16).flatten() {
+                if headers_only {
+                    let mut request = [0u8; 4096];
+                    let _ = stream.read(&mut request);
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+                    );
+                }
+                held.push(stream);
+            }
+        });
+        let started = std::time::Instant::now();
+        let server = format!("http://127.0.0.1:{port}/mcp");
+        let run = auth(dir.path(), &["test", "--server", &server, "--timeout", "2"]).code(1);
+        let elapsed = started.elapsed();
+        let out = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
+        assert!(
+            out.contains(&format!(
+                "GET http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp: timed out after 2 s"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "POST {server}: not sent: http://127.0.0.1:{port} did not answer an earlier request within 2 s"
+            )),
+            "{out}"
+        );
+        assert!(!out.contains("error sending request"), "{out}");
+        assert!(!out.contains("error decoding"), "{out}");
+        // Four requests to the server: 8 s when each waited its 2 s.
+        assert!(
+            elapsed < std::time::Duration::from_secs(6),
+            "took {elapsed:?}"
+        );
+    }
 }

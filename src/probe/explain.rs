@@ -220,10 +220,10 @@ fn signature_check(
 }
 
 fn fetch_jwks(client: &Client, url: &str) -> anyhow::Result<JwkSet> {
-    Ok(client
+    let response = client
         .send(client.get(http::url("JWKS URL", url)?))?
-        .error_for_status()?
-        .json()?)
+        .error_for_status()?;
+    Ok(serde_json::from_str(&client.text(response)?)?)
 }
 
 fn claim_checks(settings: &Settings, claims: &Value, now: u64) -> Vec<Check> {

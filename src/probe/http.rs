@@ -55,14 +55,26 @@ impl Client {
                 self.timeout.as_secs()
             )));
         }
-        self.inner.execute(request).map_err(|err| {
-            if err.is_timeout()
-                && let Ok(mut set) = self.silent.lock()
-            {
-                set.insert(origin);
-            }
-            self.error(&err)
-        })
+        self.inner
+            .execute(request)
+            .map_err(|err| self.failed(origin, &err))
+    }
+
+    /// The body of `response` as text, said like [`Client::send`]'s errors
+    /// when it does not arrive in time.
+    pub fn text(&self, response: Response) -> Result<String, Error> {
+        let origin = response.url().origin().ascii_serialization();
+        response.text().map_err(|err| self.failed(origin, &err))
+    }
+
+    /// Notes a host that timed out, and says the error.
+    fn failed(&self, origin: String, err: &reqwest::Error) -> Error {
+        if err.is_timeout()
+            && let Ok(mut set) = self.silent.lock()
+        {
+            set.insert(origin);
+        }
+        self.error(err)
     }
 
     /// reqwest's error said plainly: the timeout with its length, else the

@@ -159,9 +159,13 @@ fn metadata_checks(client: &Client, settings: &Settings, url: &Url, server: &str
             .send(client.get(&location))
             .map_err(|err| format!("GET {location}: {err}"))
             .and_then(|response| match response.status() {
-                StatusCode::OK => response
-                    .json::<Value>()
-                    .map_err(|err| format!("GET {location}: not JSON: {err}")),
+                StatusCode::OK => client
+                    .text(response)
+                    .map_err(|err| format!("GET {location}: {err}"))
+                    .and_then(|body| {
+                        serde_json::from_str::<Value>(&body)
+                            .map_err(|err| format!("GET {location}: not JSON: {err}"))
+                    }),
                 status => Err(format!("GET {location}: {status}")),
             });
         match fetched {
@@ -254,7 +258,7 @@ fn token_checks(
     checks.push(
         match probe
             .post(Some(token), session.as_deref(), &list)
-            .and_then(json_rpc)
+            .and_then(|response| json_rpc(probe.client, response))
         {
             Err(err) => Check::fail(name, err),
             Ok(message) => match message.pointer("/result/tools").and_then(Value::as_array) {
@@ -362,9 +366,9 @@ fn bearer(response: &Response) -> Result<challenge::Challenge, String> {
 }
 
 /// The JSON-RPC message of a response, plain JSON or one SSE event.
-fn json_rpc(response: Response) -> Result<Value, String> {
+fn json_rpc(client: &Client, response: Response) -> Result<Value, String> {
     let status = response.status();
-    let body = response.text().map_err(|err| err.to_string())?;
+    let body = client.text(response).map_err(|err| err.to_string())?;
     if !status.is_success() {
         return Err(format!("got {status}"));
     }

@@ -106,8 +106,8 @@ pub fn request(
         .send(request.form(&form))
         .with_context(|| format!("cannot reach the token endpoint `{endpoint}`"))?;
     let status = response.status();
-    let body = response
-        .text()
+    let body = client
+        .text(response)
         .with_context(|| format!("cannot read the answer of `{endpoint}`"))?;
     let json: Option<Value> = serde_json::from_str(&body).ok();
     let field = |name: &str| {
