@@ -4,7 +4,8 @@
 //!
 //! The fixtures of `tests/fixtures/stdio/` (a single binary on rmcp 3.x with
 //! the shapes' lock, a library and a binary on rmcp 2.x with its own lock)
-//! are copied twice: one copy stays as it is, the other gets add-auth. Both
+//! are copied twice: one copy keeps its code (and takes the other's manifest,
+//! so that both builds share every dependency), the other gets add-auth. Both
 //! are built (in `<target>/e2e-projects`, shared with the other tests), and
 //! then:
 //!
@@ -127,7 +128,14 @@ async fn check_fixture(
     let cargo = |dir: &Path, args: &[&str]| {
         tokio::task::block_in_place(|| try_cargo(dir, target_dir, args, Duration::from_secs(1200)))
     };
-    // The original first: both binaries have the same name.
+    // The original's code with the protected manifest: its stdio answers
+    // cannot depend on crates and features it does not use, and both
+    // builds then share every dependency (one rmcp build, not two). The
+    // original first: both binaries have the same name.
+    // Another version, so that cargo keeps the two crates' own builds apart.
+    let manifest = fs::read_to_string(project.join("Cargo.toml")).map_err(|e| e.to_string())?;
+    let manifest = manifest.replacen("version = \"0.1.0\"", "version = \"0.1.0-original\"", 1);
+    fs::write(original.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
     cargo(&original, &["build"])?;
     let binary = target_dir.join("debug").join(format!(
         "{}{}",
@@ -146,6 +154,15 @@ async fn check_fixture(
         &project,
         &["clippy", "--all-targets", "--", "-D", "warnings"],
     )?;
+
+    // Each binary is what its sources say: only the protected one knows
+    // the HTTP transport.
+    let knows_http = |path: &Path| {
+        fs::read(path).is_ok_and(|bytes| bytes.windows(13).any(|w| w == b"MCP_TRANSPORT"))
+    };
+    if knows_http(&original_binary) || !knows_http(&binary) {
+        return Err("the original and protected builds were mixed up".into());
+    }
 
     // Stdio: the same answer as before, byte for byte.
     let expected = stdio_initialize(&original_binary, &original)?;
