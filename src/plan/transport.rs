@@ -22,10 +22,12 @@ use crate::inspect::{Insertion, StdioSite};
 pub const MARKER: &str = "// Streamable HTTP instead of stdio when MCP_TRANSPORT=http: added by";
 
 /// What the branch itself uses beyond the auth module's dependencies:
-/// axum's server (`tokio`, `http1`) and tokio's listener (`net`).
+/// axum's server (`tokio`, `http1`) and tokio's listener (`net`). It runs
+/// on whatever runtime the serve call already runs on, so it needs no
+/// runtime feature of its own.
 pub const DEPENDENCIES: &[Dependency] = &[
     dep("axum", "0.8", true, &[]).using_defaults(&["tokio", "http1"]),
-    dep("tokio", "1", true, &["net", "rt-multi-thread", "macros"]),
+    dep("tokio", "1", true, &["net"]),
 ];
 
 /// The branch for `site`, inserted at the start of its statement's line.
