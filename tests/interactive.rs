@@ -732,21 +732,23 @@ fn a_stdio_server_is_offered_an_http_transport() {
         dir
     };
 
+    // `n` declines, and so does Escape: there is no question before this one.
     let dir = copy();
     let before = tree(dir.path());
-    let mut dialog = Dialog::start(dir.path(), &[]);
-    dialog
-        .expect("serves MCP over stdio only (`src/main.rs:14`)")
-        .expect("Add a protected HTTP transport?")
-        .send("n")
-        .send(ENTER);
-    let (code, transcript) = dialog.finish();
-    assert_eq!(code, Some(1), "{transcript}");
-    assert!(
-        transcript.contains("run add-auth again with --add-http"),
-        "{transcript}"
-    );
-    assert_eq!(tree(dir.path()), before);
+    for decline in ["n\r", ESCAPE] {
+        let mut dialog = Dialog::start(dir.path(), &[]);
+        dialog
+            .expect("serves MCP over stdio only (`src/main.rs:14`)")
+            .expect("Add a protected HTTP transport?")
+            .send(decline);
+        let (code, transcript) = dialog.finish();
+        assert_eq!(code, Some(1), "{decline:?}: {transcript}");
+        assert!(
+            transcript.contains("run add-auth again with --add-http"),
+            "{transcript}"
+        );
+        assert_eq!(tree(dir.path()), before);
+    }
 
     let dir = copy();
     let mut dialog = Dialog::start(dir.path(), &[]);

@@ -333,6 +333,22 @@ fn stdio_servers_are_refused_with_the_option_or_the_fix() {
         "{diff}"
     );
     assert_eq!(tree(&project), before);
+    // With --json the note on the transport is data too.
+    args.insert(2, "--json");
+    let (ok, document, stderr) = mcp_builder_output(&args, &project);
+    assert!(ok, "{stderr}");
+    let document: serde_json::Value = serde_json::from_str(&document).expect("one JSON document");
+    assert!(
+        document["notes"]
+            .as_array()
+            .is_some_and(|notes| notes.iter().any(|note| {
+                note.as_str().is_some_and(|note| {
+                    note.starts_with("this run adds a streamable HTTP transport")
+                })
+            })),
+        "{document}"
+    );
+    assert_eq!(tree(&project), before);
 
     // The same from an answers file (`add_http = true`), written outside the project.
     let answers = workspace.path().join("answers.toml");

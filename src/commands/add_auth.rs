@@ -22,7 +22,12 @@ use crate::{
 pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
     let interactive = !args.yes && !args.check && prompt::is_interactive();
     let mut said = Said::default();
-    let project = inspect_project(&args, interactive)?;
+    let from_file = match &args.answers {
+        Some(path) => answers::read(path)?,
+        None => Answers::default(),
+    };
+    let add_http = args.add_http || from_file.add_http.as_ref().is_some_and(|given| given.value);
+    let project = inspect_project(&args, add_http, interactive, &mut said)?;
     eprintln!("{}", found(&project));
     let previous = match Disk.read(&project.root.join(STATE_FILE))? {
         Some(text) => state::read_auth_state(&text)?,
@@ -56,14 +61,9 @@ pub fn run(args: AddAuthArgs) -> anyhow::Result<bool> {
         add_http: args.add_http,
     }
     .answers()?;
-    let from_file = match &args.answers {
-        Some(path) => answers::read(path)?,
-        None => Answers::default(),
-    };
     let given = flags.or(from_file);
 
-    // The dialog asks what is still open, where someone can answer
-    // (`interactive`, above).
+    // The dialog (`interactive`) asks what is still open.
     // Uncommitted changes are said before any question, so that the user
     // can stop and commit first; without questions, just before writing.
     let mut dirty = if args.dry_run || args.check {
@@ -453,10 +453,15 @@ fn shell_path(path: &std::path::Path) -> String {
 }
 
 /// Inspects the package. A server that speaks only stdio is refused unless
-/// `--add-http` (or `add_http` in the answers file) asks for an HTTP
-/// transport, or the user accepts it in the dialog: then the package is
-/// inspected as it will be with that transport (`plan::transport`).
-fn inspect_project(args: &AddAuthArgs, interactive: bool) -> anyhow::Result<Project> {
+/// `wanted` (`--add-http`, or `add_http` in the answers file) asks for an
+/// HTTP transport, or the user accepts it in the dialog: then the package
+/// is inspected as it will be with that transport (`plan::transport`).
+fn inspect_project(
+    args: &AddAuthArgs,
+    wanted: bool,
+    interactive: bool,
+    said: &mut Said,
+) -> anyhow::Result<Project> {
     let mut options = inspect::Options {
         package: args.package.clone(),
         module_name: args.module_name.clone(),
@@ -464,23 +469,16 @@ fn inspect_project(args: &AddAuthArgs, interactive: bool) -> anyhow::Result<Proj
     };
     let refusal = match inspect::inspect_with(&args.path, &options) {
         Ok(project) => {
-            if args.add_http && !served_by_added_http(&project)? {
-                eprintln!(
-                    "note: --add-http: `{}` already serves MCP over HTTP; no transport was added",
+            if wanted && !served_by_added_http(&project)? {
+                said.note(format!(
+                    "--add-http: `{}` already serves MCP over HTTP; no transport was added",
                     project.package_name
-                );
+                ));
             }
             return Ok(project);
         }
         Err(refusal) => refusal,
     };
-    let from_file = match &args.answers {
-        Some(path) => answers::read(path)?
-            .add_http
-            .is_some_and(|given| given.value),
-        None => false,
-    };
-    let wanted = args.add_http || from_file;
     if !wanted && !interactive {
         return Err(refusal);
     }
@@ -507,13 +505,13 @@ fn inspect_project(args: &AddAuthArgs, interactive: bool) -> anyhow::Result<Proj
     }
     options.insertion = Some(plan::transport::branch(&site));
     let mut project = inspect::inspect_with(&args.path, &options)?;
-    eprintln!(
-        "note: this run adds a streamable HTTP transport to `{}` in front of the stdio server (`{}`): with \
+    said.note(format!(
+        "this run adds a streamable HTTP transport to `{}` in front of the stdio server (`{}`): with \
          MCP_TRANSPORT=http the server listens on MCP_BIND (default 127.0.0.1:8000) and serves MCP at /mcp; \
          without it, stdio as before",
         site.file.display(),
         site.at
-    );
+    ));
     if site.clone.is_none() {
         project.notes.push(format!(
             "the HTTP transport clones the handler `{}` for each session: its type must be `Clone`",

@@ -116,7 +116,7 @@ struct Finder {
     found: Vec<Serve>,
     /// Statements holding the node being visited, outermost first.
     stmts: Vec<proc_macro2::LineColumn>,
-    /// `let NAME = EXPR;` of the current function: names bound to stdio
+    /// `let NAME = EXPR;` of the blocks being visited: names bound to stdio
     /// transports, and each name's type when its initialiser names one.
     stdio_vars: Vec<String>,
     var_types: Vec<(String, Option<String>)>,
@@ -124,20 +124,23 @@ struct Finder {
 
 impl<'ast> Visit<'ast> for Finder {
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
-        if is_test_only(&item.attrs) {
-            return;
+        if !is_test_only(&item.attrs) {
+            visit::visit_item_fn(self, item);
         }
+    }
+
+    /// A block's bindings end with it.
+    fn visit_block(&mut self, block: &'ast syn::Block) {
         let (vars, types) = (self.stdio_vars.len(), self.var_types.len());
-        visit::visit_item_fn(self, item);
+        visit::visit_block(self, block);
         self.stdio_vars.truncate(vars);
         self.var_types.truncate(types);
     }
 
     fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
-        if is_test_only(&item.attrs) {
-            return;
+        if !is_test_only(&item.attrs) {
+            visit::visit_impl_item_fn(self, item);
         }
-        visit::visit_impl_item_fn(self, item);
     }
 
     fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
@@ -363,6 +366,11 @@ mod tests {
     #[test]
     fn no_stdio_no_site_and_two_sites_are_refused() {
         assert_eq!(site("async fn main() { let x = 1; }\n"), None);
+        assert_eq!(
+            site("async fn a() {\n    { let t = stdio(); }\n    S.serve(t).await;\n}\n"),
+            None,
+            "a binding ends with its block"
+        );
         assert_eq!(
             site("#[cfg(test)]\nmod tests { async fn t() { S.serve(stdio()).await; } }\n"),
             None,

@@ -19,7 +19,12 @@ use super::{Dependency, dep};
 use crate::inspect::{Insertion, StdioSite};
 
 /// The first line of the branch (after the indent): how `auth remove` finds it.
-pub const MARKER: &str = "// Streamable HTTP instead of stdio when MCP_TRANSPORT=http: added by";
+const MARKER: &str = "// Streamable HTTP instead of stdio when MCP_TRANSPORT=http: added by";
+/// The lines after it up to the `if` that `auth remove` takes out with it.
+const HEAD: [&str; 2] = [
+    "// `mcp-builder add-auth --add-http` (`mcp-builder auth remove` takes it out).",
+    r#"if std::env::var("MCP_TRANSPORT").as_deref() == Ok("http") {"#,
+];
 
 /// What the branch itself uses beyond the auth module's dependencies:
 /// axum's server (`tokio`, `http1`) and tokio's listener (`net`). It runs
@@ -34,8 +39,8 @@ pub const DEPENDENCIES: &[Dependency] = &[
 pub fn branch(site: &StdioSite) -> Insertion {
     let lines = [
         MARKER,
-        "// `mcp-builder add-auth --add-http` (`mcp-builder auth remove` takes it out).",
-        r#"if std::env::var("MCP_TRANSPORT").as_deref() == Ok("http") {"#,
+        HEAD[0],
+        HEAD[1],
         "    use rmcp::transport::streamable_http_server as mcp_http;",
         &format!("    let handler = {};", site.handler),
         "    let service = mcp_http::StreamableHttpService::new(",
@@ -74,7 +79,8 @@ pub fn branch(site: &StdioSite) -> Insertion {
 
 /// `text` without the branch: from its marker line to the line closing its
 /// `if`. An error when the marker is missing or found more than once, or
-/// the `if` cannot be matched (the user changed it): nothing is guessed.
+/// the lines after it are not the ones add-auth wrote (the user changed
+/// them): nothing is guessed.
 pub fn remove_branch(text: &str, path: &str) -> Result<String> {
     let starts: Vec<usize> = text
         .match_indices(MARKER)
@@ -91,14 +97,15 @@ pub fn remove_branch(text: &str, path: &str) -> Result<String> {
         .chars()
         .take_while(|c| *c == ' ' || *c == '\t')
         .collect();
+    let head: String = [MARKER, HEAD[0], HEAD[1]]
+        .iter()
+        .map(|line| format!("{indent}{line}\n"))
+        .collect();
     let closing = format!("\n{indent}}}\n");
     let Some(end) = text[start..]
-        .find(&format!("\n{indent}if std::env::var(\"MCP_TRANSPORT\")"))
-        .and_then(|if_at| {
-            text[start + if_at + 1..]
-                .find(&closing)
-                .map(|close| start + if_at + 1 + close + closing.len())
-        })
+        .strip_prefix(&head)
+        .and_then(|body| body.find(&closing))
+        .map(|close| start + head.len() + close + closing.len())
     else {
         bail!(
             "the HTTP transport branch in `{path}` is not as add-auth wrote it\n\

@@ -943,7 +943,7 @@ pub fn resolve_conflicts(
 }
 
 /// Offers a streamable HTTP transport to a server that speaks only stdio
-/// (`add-auth --add-http`); `false`: the user declined.
+/// (`add-auth --add-http`); `false`: the user declined (`n` or Escape).
 pub fn offer_http(site: &crate::inspect::StdioSite) -> anyhow::Result<bool> {
     install_interrupt_handler()?;
     let term = Term::stderr();
@@ -953,12 +953,14 @@ pub fn offer_http(site: &crate::inspect::StdioSite) -> anyhow::Result<bool> {
          server listens on MCP_BIND (default 127.0.0.1:8000) at /mcp; without it, stdio works as before.",
         site.at
     ))?;
-    answered(
+    // Escape, like `n`, declines: there is no earlier question to go back to.
+    let answer = answered(
         Confirm::with_theme(&ColorfulTheme::default())
             .with_prompt("Add a protected HTTP transport?")
             .default(true)
-            .interact_on(&term),
-    )
+            .interact_on_opt(&term),
+    )?;
+    Ok(answer == Some(true))
 }
 
 /// The answer to the final confirmation.
